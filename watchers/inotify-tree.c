@@ -1,0 +1,1 @@
+#include "inotify-tree.h"
