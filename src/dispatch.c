@@ -1,1 +1,544 @@
+/* dispatch.c — see dispatch.h for what it decides and how that differs
+ * from mswatch 1.2.
+ *
+ * Structure: every event (watcher started / failed / died / sent names, a
+ * sync finished, the timer fired) updates state and then calls step(),
+ * which makes the next decision from the state alone and finally arms the
+ * single timer for the earliest deadline.  step() is the loop body of 1.2's
+ * main loop, without its blocking waits.
+ *
+ * Pending names live in two sets per store: `pending` (not yet handed to a
+ * sync) and `inflight` (handed to the running sync).  A success drops the
+ * inflight set; a failure merges it back.  Names that arrive while a sync
+ * runs only arm the timer once the sync's result has updated it
+ * (`deferred_inter`), exactly as if 1.2 had read them after the sync.
+ */
 #include "dispatch.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "messages.h"
+#include "queue.h"
+#include "status.h"
+#include "sync-runner.h"
+#include "watcher.h"
+
+#define N_STORES 2
+
+typedef enum {
+  RESTART_IDLE,        /* every watcher is running */
+  RESTART_WAITING,     /* backoff before starting stopped watchers */
+  RESTART_STARTING,    /* a watcher is starting */
+  RESTART_RETRY_WAIT,  /* a start failed; waiting to try it again */
+} RestartState;
+
+typedef enum {
+  RUN_NONE,
+  RUN_INBOX,   /* the restart procedure's INBOX sync (result ignored) */
+  RUN_FULL,    /* all mailboxes, after a restart or for a poll */
+  RUN_CHANGES, /* the pending names */
+} RunKind;
+
+typedef struct {
+  MsDispatch *dispatch;
+  guint index;
+} StoreRef;
+
+struct MsDispatch {
+  const MsConfig *config;
+  gboolean dry;
+  MsDispatchFatal fatal;
+  gpointer fatal_data;
+
+  MsWatcher *watchers[N_STORES];
+  StoreRef refs[N_STORES];
+  GTree *pending[N_STORES];  /* char* -> NULL, bytewise order */
+  GTree *inflight[N_STORES];
+
+  MsSyncTimer timer;
+  gint64 deferred_inter;  /* -1: nothing arrived during the running sync */
+  gint64 last_fail;       /* when the last change sync failed */
+
+  RestartState restart;
+  gint64 restart_due;
+  MsBackoff restart_backoff; /* between restart procedures */
+  MsBackoff start_backoff;   /* between attempts to start one watcher */
+  gboolean clean;            /* an event was handled with all watchers up */
+
+  gboolean need_inbox;
+  gboolean need_full;
+  gboolean full_is_poll;
+  gint64 full_due;           /* -1: no retry wait */
+  MsBackoff full_backoff;
+  gint64 poll_due;           /* -1: polling off */
+
+  MsSyncRun *run;
+  RunKind run_kind;
+  guint timer_source;
+  gboolean dead;             /* a fatal error ended it */
+};
+
+static void step (MsDispatch *d);
+
+static gint64
+now_ms (void)
+{
+  return g_get_monotonic_time () / 1000;
+}
+
+static gint64
+secs (gint64 s)
+{
+  return s * 1000;
+}
+
+static gint
+compare_names (gconstpointer a, gconstpointer b, gpointer unused)
+{
+  return strcmp (a, b);
+}
+
+static GTree *
+name_set_new (void)
+{
+  return g_tree_new_full (compare_names, NULL, g_free, NULL);
+}
+
+static gboolean
+all_running (const MsDispatch *d)
+{
+  for (guint i = 0; i < N_STORES; i++)
+    if (ms_watcher_state (d->watchers[i]) != MS_WATCHER_RUNNING)
+      return FALSE;
+  return TRUE;
+}
+
+static gint64
+retry_delay (MsBackoff *b)
+{
+  return MAX (ms_backoff_next (b), MS_DISPATCH_MIN_RETRY_MS);
+}
+
+/* --- name sets --------------------------------------------------------- */
+
+static gboolean
+add_to_set (gpointer key, gpointer value, gpointer data)
+{
+  GTree *into = data;
+  if (g_tree_lookup_extended (into, key, NULL, NULL) == FALSE)
+    g_tree_insert (into, g_strdup (key), NULL);
+  return FALSE;
+}
+
+static gboolean
+append_name (gpointer key, gpointer value, gpointer data)
+{
+  g_ptr_array_add (data, key);
+  return FALSE;
+}
+
+/* Moves every pending name into the inflight sets. */
+static void
+take_pending (MsDispatch *d)
+{
+  for (guint i = 0; i < N_STORES; i++) {
+    g_tree_foreach (d->pending[i], add_to_set, d->inflight[i]);
+    g_clear_pointer (&d->pending[i], g_tree_unref);
+    d->pending[i] = name_set_new ();
+  }
+}
+
+static void
+settle_inflight (MsDispatch *d, gboolean ok)
+{
+  for (guint i = 0; i < N_STORES; i++) {
+    if (!ok)
+      g_tree_foreach (d->inflight[i], add_to_set, d->pending[i]);
+    g_clear_pointer (&d->inflight[i], g_tree_unref);
+    d->inflight[i] = name_set_new ();
+  }
+}
+
+static gboolean
+insert_borrowed (gpointer key, gpointer value, gpointer data)
+{
+  g_tree_insert (data, key, NULL);
+  return FALSE;
+}
+
+/* The sorted, deduplicated union of `n` name sets (borrowed strings). */
+static GPtrArray *
+name_union (GTree *const *sets, guint n)
+{
+  g_autoptr (GTree) all = g_tree_new_full (compare_names, NULL, NULL, NULL);
+  GPtrArray *names = g_ptr_array_new ();
+
+  for (guint i = 0; i < n; i++)
+    g_tree_foreach (sets[i], insert_borrowed, all);
+  g_tree_foreach (all, append_name, names);
+  return names;
+}
+
+static gboolean
+anything_pending (MsDispatch *d)
+{
+  for (guint i = 0; i < N_STORES; i++)
+    if (g_tree_nnodes (d->pending[i]) > 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* --- syncs --------------------------------------------------------------- */
+
+static void
+queue_change (MsDispatch *d, gint64 inter)
+{
+  if (d->run != NULL)
+    d->deferred_inter = d->deferred_inter < 0 ? inter : MIN (d->deferred_inter, inter);
+  else
+    ms_sync_timer_queue (&d->timer, inter, now_ms ());
+}
+
+static void
+on_sync_done (gpointer data, gboolean ok)
+{
+  MsDispatch *d = data;
+  gint64 now = now_ms ();
+  RunKind kind = d->run_kind;
+
+  g_clear_pointer (&d->run, ms_sync_run_free);
+  d->run_kind = RUN_NONE;
+
+  switch (kind) {
+  case RUN_INBOX:
+    d->need_inbox = FALSE; /* 1.2 ignores its result */
+    break;
+  case RUN_FULL:
+    settle_inflight (d, ok);
+    if (ok) {
+      d->need_full = FALSE;
+      d->full_due = -1;
+      if (d->full_is_poll)
+        ms_sync_timer_reset (&d->timer, now);
+      if (d->config->poll_period > 0)
+        d->poll_due = ms_poll_next (now, secs (d->config->poll_period), g_random_int ());
+    } else {
+      d->full_due = now + retry_delay (&d->full_backoff);
+    }
+    break;
+  case RUN_CHANGES:
+    settle_inflight (d, ok);
+    if (ok) {
+      ms_sync_timer_reset (&d->timer, now);
+    } else {
+      ms_sync_timer_fail (&d->timer, now);
+      d->last_fail = now;
+    }
+    break;
+  case RUN_NONE:
+    g_assert_not_reached ();
+  }
+
+  if (d->deferred_inter >= 0) {
+    ms_sync_timer_queue (&d->timer, d->deferred_inter, now);
+    d->deferred_inter = -1;
+  }
+  step (d);
+}
+
+static void
+run_sync (MsDispatch *d, RunKind kind, GPtrArray *names)
+{
+  d->run_kind = kind;
+  d->run = ms_sync_run_start (d->config, d->dry, names, on_sync_done, d);
+}
+
+static void
+start_full (MsDispatch *d)
+{
+  take_pending (d);
+  run_sync (d, RUN_FULL, NULL);
+}
+
+static void
+start_changes (MsDispatch *d)
+{
+  if (!anything_pending (d)) {
+    ms_sync_timer_unqueue (&d->timer);
+    return;
+  }
+  take_pending (d);
+  g_autoptr (GPtrArray) names = name_union (d->inflight, N_STORES);
+  run_sync (d, RUN_CHANGES, names);
+}
+
+/* --- watchers and the restart procedure ---------------------------------- */
+
+static void
+start_next_watcher (MsDispatch *d)
+{
+  for (guint i = 0; i < N_STORES; i++) {
+    if (ms_watcher_state (d->watchers[i]) == MS_WATCHER_STOPPED) {
+      d->restart = RESTART_STARTING;
+      ms_msg_starting_watcher (d->config->stores[i].name);
+      ms_watcher_start (d->watchers[i]);
+      return; /* the result arrives through started / start_failed */
+    }
+  }
+  /* Everything is up: the rest of 1.2's restart procedure. */
+  d->restart = RESTART_IDLE;
+  ms_msg_watching ();
+  d->need_inbox = TRUE;
+  d->need_full = TRUE;
+  d->full_is_poll = FALSE;
+  d->full_due = -1;
+  ms_backoff_reset (&d->full_backoff);
+}
+
+static void
+begin_restart (MsDispatch *d, gint64 now)
+{
+  /* 1.2 waits before a restart only if nothing happened since the last
+   * one; the first restart of a series is immediate. */
+  if (d->clean)
+    ms_backoff_reset (&d->restart_backoff);
+  d->clean = FALSE;
+  gint64 delay = retry_delay (&d->restart_backoff);
+  ms_backoff_reset (&d->start_backoff);
+  if (d->restart_backoff.count == 1) {
+    start_next_watcher (d);
+  } else {
+    d->restart = RESTART_WAITING;
+    d->restart_due = now + delay;
+  }
+}
+
+static void
+on_started (gpointer data)
+{
+  StoreRef *ref = data;
+  MsDispatch *d = ref->dispatch;
+  ms_backoff_reset (&d->start_backoff);
+  start_next_watcher (d);
+  step (d);
+}
+
+static void
+on_start_failed (gpointer data)
+{
+  StoreRef *ref = data;
+  MsDispatch *d = ref->dispatch;
+  d->restart = RESTART_RETRY_WAIT;
+  d->restart_due = now_ms () + retry_delay (&d->start_backoff);
+  step (d);
+}
+
+static void
+on_bad_start (gpointer data)
+{
+  StoreRef *ref = data;
+  MsDispatch *d = ref->dispatch;
+  d->dead = TRUE;
+  g_clear_handle_id (&d->timer_source, g_source_remove);
+  d->fatal (d->fatal_data, 1);
+}
+
+static void
+add_names (MsDispatch *d, guint store, GPtrArray *names)
+{
+  gint64 min_inter = -1;
+
+  for (guint i = 0; i < names->len; i++) {
+    const char *name = g_ptr_array_index (names, i);
+    if (ms_config_is_ignored (d->config, name))
+      continue;
+    if (!g_tree_lookup_extended (d->pending[store], name, NULL, NULL))
+      g_tree_insert (d->pending[store], g_strdup (name), NULL);
+    gint64 inter = secs (ms_config_inter_delay_for (d->config, name));
+    min_inter = min_inter < 0 ? inter : MIN (min_inter, inter);
+  }
+  if (min_inter >= 0)
+    queue_change (d, min_inter);
+  if (d->restart == RESTART_IDLE && all_running (d))
+    d->clean = TRUE;
+  step (d);
+}
+
+static void
+on_names (gpointer data, GPtrArray *names)
+{
+  StoreRef *ref = data;
+  add_names (ref->dispatch, ref->index, names);
+}
+
+static void
+on_name_too_long (gpointer data)
+{
+  StoreRef *ref = data;
+  g_autoptr (GPtrArray) all = g_ptr_array_new ();
+  g_ptr_array_add (all, (gpointer) "");
+  add_names (ref->dispatch, ref->index, all);
+}
+
+static void
+on_died (gpointer data)
+{
+  StoreRef *ref = data;
+  step (ref->dispatch);
+}
+
+/* --- the loop body --------------------------------------------------------- */
+
+static gboolean on_timer (gpointer data);
+
+static void
+arm_timer (MsDispatch *d, gint64 now)
+{
+  gint64 due = -1;
+#define CONSIDER(t) do { gint64 t_ = (t); if (t_ >= 0 && (due < 0 || t_ < due)) due = t_; } while (0)
+
+  g_clear_handle_id (&d->timer_source, g_source_remove);
+  if (d->restart == RESTART_WAITING || d->restart == RESTART_RETRY_WAIT)
+    CONSIDER (d->restart_due);
+  if (d->run == NULL && d->restart == RESTART_IDLE) {
+    if (d->need_full)
+      CONSIDER (d->full_due);
+    CONSIDER (d->poll_due);
+    gint64 rem = ms_sync_timer_remaining (&d->timer, now);
+    if (rem >= 0) {
+      gint64 t = now + rem;
+      if (d->timer.err)
+        t = MAX (t, d->last_fail + MS_DISPATCH_MIN_RETRY_MS);
+      CONSIDER (t);
+    }
+  }
+#undef CONSIDER
+  if (due >= 0)
+    d->timer_source = g_timeout_add ((guint) CLAMP (due - now, 0, G_MAXINT32), on_timer, d);
+}
+
+static void
+step (MsDispatch *d)
+{
+  gint64 now = now_ms ();
+
+  if (d->dead)
+    return;
+
+  if (d->restart == RESTART_IDLE && !all_running (d))
+    begin_restart (d, now);
+  if ((d->restart == RESTART_WAITING || d->restart == RESTART_RETRY_WAIT) && now >= d->restart_due)
+    start_next_watcher (d);
+  if (d->dead)
+    return;
+
+  if (d->run == NULL && d->restart == RESTART_IDLE) {
+    gint64 rem = ms_sync_timer_remaining (&d->timer, now);
+    gboolean timer_due = rem == 0 && !(d->timer.err && now < d->last_fail + MS_DISPATCH_MIN_RETRY_MS);
+
+    if (d->need_inbox) {
+      g_autoptr (GPtrArray) inbox = g_ptr_array_new ();
+      g_ptr_array_add (inbox, (gpointer) "INBOX");
+      run_sync (d, RUN_INBOX, inbox);
+    } else if (d->need_full) {
+      if (d->full_due < 0 || now >= d->full_due)
+        start_full (d);
+    } else if (d->poll_due >= 0 && now >= d->poll_due) {
+      /* Ties with the sync timer go to polling, as in 1.2. */
+      d->need_full = TRUE;
+      d->full_is_poll = TRUE;
+      d->full_due = -1;
+      d->poll_due = -1;
+      ms_backoff_reset (&d->full_backoff);
+      start_full (d);
+    } else if (timer_due) {
+      d->clean = TRUE;
+      start_changes (d);
+    }
+  }
+  arm_timer (d, now);
+}
+
+static gboolean
+on_timer (gpointer data)
+{
+  MsDispatch *d = data;
+  d->timer_source = 0;
+  step (d);
+  return G_SOURCE_REMOVE;
+}
+
+/* --- public ---------------------------------------------------------------- */
+
+MsDispatch *
+ms_dispatch_new (const MsConfig *config, gboolean dry, MsDispatchFatal fatal, gpointer user_data)
+{
+  static const MsWatcherHandlers handlers = {
+    on_started, on_start_failed, on_bad_start, on_names, on_name_too_long, on_died,
+  };
+  MsDispatch *d = g_new0 (MsDispatch, 1);
+  gint64 inter = secs (config->inter_delay), max = secs (config->max_delay);
+
+  d->config = config;
+  d->dry = dry;
+  d->fatal = fatal;
+  d->fatal_data = user_data;
+  ms_sync_timer_init (&d->timer, secs (config->base_delay), inter, max);
+  ms_backoff_init (&d->restart_backoff, inter, max);
+  ms_backoff_init (&d->start_backoff, inter, max);
+  ms_backoff_init (&d->full_backoff, inter, max);
+  d->deferred_inter = -1;
+  d->full_due = -1;
+  d->poll_due = -1;
+  d->restart = RESTART_IDLE;
+  for (guint i = 0; i < N_STORES; i++) {
+    d->refs[i] = (StoreRef) { d, i };
+    d->pending[i] = name_set_new ();
+    d->inflight[i] = name_set_new ();
+    d->watchers[i] = ms_watcher_new (config->stores[i].name,
+                                     (const char *const *) config->stores[i].watch_argv,
+                                     &handlers, &d->refs[i]);
+  }
+  return d;
+}
+
+void
+ms_dispatch_free (MsDispatch *d)
+{
+  if (d == NULL)
+    return;
+  g_clear_handle_id (&d->timer_source, g_source_remove);
+  g_clear_pointer (&d->run, ms_sync_run_free);
+  for (guint i = 0; i < N_STORES; i++) {
+    g_clear_pointer (&d->watchers[i], ms_watcher_free);
+    g_clear_pointer (&d->pending[i], g_tree_unref);
+    g_clear_pointer (&d->inflight[i], g_tree_unref);
+  }
+  g_free (d);
+}
+
+void
+ms_dispatch_start (MsDispatch *d)
+{
+  step (d);
+}
+
+char *
+ms_dispatch_pending_report (MsDispatch *d)
+{
+  MsStatusStore stores[N_STORES];
+  GPtrArray *lists[N_STORES];
+
+  for (guint i = 0; i < N_STORES; i++) {
+    GTree *sets[] = { d->pending[i], d->inflight[i] };
+    lists[i] = name_union (sets, G_N_ELEMENTS (sets));
+    stores[i] = (MsStatusStore) { d->config->stores[i].name, lists[i] };
+  }
+  if (d->restart == RESTART_IDLE && all_running (d))
+    d->clean = TRUE;
+  char *report = ms_status_pending_report (g_get_real_time () / G_USEC_PER_SEC, stores, N_STORES);
+  for (guint i = 0; i < N_STORES; i++)
+    g_ptr_array_unref (lists[i]);
+  return report;
+}

@@ -1,1 +1,48 @@
+/* dispatch.h — the coordinator's state machine: watchers in, syncs out.
+ *
+ * Owns the two watchers, the per-store pending sets, the sync timer
+ * (queue.h), the poll deadline and the one running sync.  Everything is
+ * event-driven on the GLib main loop; nothing here blocks, so SIGUSR1 and
+ * watcher output are handled while a sync runs or a retry waits.
+ *
+ * The observable behaviour is mswatch 1.2's (spec §5): the restart
+ * procedure (start every stopped watcher in config order, print "Watching
+ * mailstores", sync INBOX, then sync all mailboxes until that succeeds),
+ * the sync timer, polling, and the backoff series.  Differences, each a fix:
+ *
+ *  - Names that arrive while a sync runs are kept for the next sync, even
+ *    when the running sync succeeds (1.2 read them only afterwards, which
+ *    comes to the same thing; we just don't block meanwhile).
+ *  - A timer that fires with nothing pending does nothing (1.2 then synced
+ *    all mailboxes, bug §10.1 9).
+ *  - Retry delays are at least MS_DISPATCH_MIN_RETRY_MS, so a watcher that
+ *    dies in a loop with inter_delay 0 cannot spin the CPU.
+ */
 #pragma once
+
+#include <glib.h>
+
+#include "config.h"
+
+/* The floor under every retry delay; see above. */
+#define MS_DISPATCH_MIN_RETRY_MS 1000
+
+typedef struct MsDispatch MsDispatch;
+
+/* Called when the coordinator must end: a watcher sent a wrong start byte
+ * (exit status 1).  The dispatcher has stopped everything by then. */
+typedef void (*MsDispatchFatal) (gpointer user_data, int exit_status);
+
+/* config is borrowed and must outlive the dispatcher. */
+MsDispatch *ms_dispatch_new (const MsConfig *config, gboolean dry, MsDispatchFatal fatal,
+                             gpointer user_data);
+/* Stops the watchers and any running sync (in the background: see
+ * ms_child_notify_all_stopped()). */
+void ms_dispatch_free (MsDispatch *dispatch);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsDispatch, ms_dispatch_free)
+
+/* Starts the watchers: the first restart procedure. */
+void ms_dispatch_start (MsDispatch *dispatch);
+
+/* The SIGUSR1 report. (transfer full) */
+char *ms_dispatch_pending_report (MsDispatch *dispatch);

@@ -1,0 +1,151 @@
+/* messages.c — see messages.h.  stdout is line-buffered (set in main()), so
+ * our lines and a sync child's stay in order. */
+#include "messages.h"
+
+#include <stdio.h>
+
+#include "ms-time.h"
+
+static gboolean quiet;
+
+void
+ms_messages_set_quiet (gboolean q)
+{
+  quiet = q;
+}
+
+char *
+ms_messages_what (gint n)
+{
+  if (n < 0)
+    return g_strdup ("all mailboxes");
+  if (n == 1)
+    return g_strdup ("1 mailbox");
+  return g_strdup_printf ("%d mailboxes", n);
+}
+
+void
+ms_msg_starting_watcher (const char *store)
+{
+  if (!quiet)
+    printf ("Starting %s watcher\n", store);
+}
+
+/* "+ a b c " — each word followed by one space, nothing quoted (1.2). */
+void
+ms_msg_argv (const char *const *argv, const char *const *extra)
+{
+  if (quiet)
+    return;
+  g_autoptr (GString) line = g_string_new ("+ ");
+  for (; argv && *argv; argv++)
+    g_string_append_printf (line, "%s ", *argv);
+  for (; extra && *extra; extra++)
+    g_string_append_printf (line, "%s ", *extra);
+  printf ("%s\n", line->str);
+}
+
+void
+ms_msg_watching (void)
+{
+  if (!quiet)
+    printf ("Watching mailstores\n");
+}
+
+void
+ms_msg_sync_started (gint64 now, gint n)
+{
+  if (quiet)
+    return;
+  g_autofree char *t = ms_time_format (now);
+  g_autofree char *what = ms_messages_what (n);
+  printf ("Sync started at %s (%s)\n", t, what);
+}
+
+void
+ms_msg_sync_completed (gint64 secs, gint64 now, gint n)
+{
+  if (quiet)
+    return;
+  g_autofree char *t = ms_time_format (now);
+  g_autofree char *what = ms_messages_what (n);
+  printf ("Sync completed after %" G_GINT64_FORMAT "s at %s (%s)\n", secs, t, what);
+}
+
+void
+ms_msg_sync_errored (const char *prog, const MsChildExit *st, gint64 secs, gint64 now, gint n)
+{
+  g_autofree char *t = ms_time_format (now);
+  g_autofree char *what = ms_messages_what (n);
+  fflush (stdout);
+  fprintf (stderr, "Sync errored: %s exited (status %d) after %" G_GINT64_FORMAT "s at %s (%s)\n",
+           prog, st->signaled ? -1 : st->code, secs, t, what);
+}
+
+void
+ms_msg_sync_timed_out (const char *prog, gint64 timeout)
+{
+  fflush (stdout);
+  fprintf (stderr, "Sync timed out: %s ran longer than sync_timeout (%" G_GINT64_FORMAT "s); stopping it\n",
+           prog, timeout);
+}
+
+void
+ms_msg_sync_spawn_failed (const char *prog, const char *why)
+{
+  fflush (stdout);
+  fprintf (stderr, "exec(\"%s\"): %s\n", prog, why);
+}
+
+void
+ms_msg_watcher_closed_by (const char *store, gint64 now)
+{
+  g_autofree char *t = ms_time_format (now);
+  fflush (stdout);
+  fprintf (stderr, "Error: %s watcher connection closed by %s\n", store, t);
+}
+
+void
+ms_msg_watcher_closed_at (const char *store, gint64 now)
+{
+  g_autofree char *t = ms_time_format (now);
+  fflush (stdout);
+  fprintf (stderr, "Error: %s watcher connection closed at %s\n", store, t);
+}
+
+void
+ms_msg_watcher_exited (const char *store, const MsChildExit *st, gint64 now)
+{
+  g_autofree char *t = ms_time_format (now);
+  g_autofree char *how = ms_child_exit_describe (st);
+  fflush (stdout);
+  fprintf (stderr, "Error: %s watcher%s by %s\n", store, how, t);
+}
+
+void
+ms_msg_watcher_spawn_failed (const char *prog, const char *why)
+{
+  fflush (stdout);
+  fprintf (stderr, "execvp(%s): %s\n", prog, why);
+}
+
+void
+ms_msg_bad_start (const char *store, char byte)
+{
+  fflush (stdout);
+  fprintf (stderr, "Expected start message '\n' from %s watcher, received '%c'\n", store, byte);
+}
+
+void
+ms_msg_name_too_large (void)
+{
+  fflush (stdout);
+  fprintf (stderr, "WARNING: mailbox name too large; syncing all mailboxes to get change\n");
+}
+
+void
+ms_msg_bad_name (const char *store, const char *why)
+{
+  fflush (stdout);
+  fprintf (stderr, "WARNING: %s watcher sent an unusable mailbox name (%s); ignoring it\n", store, why);
+}

@@ -1,0 +1,33 @@
+/* messages.h — every line the coordinator prints, in mswatch 1.2's words.
+ *
+ * Scripts and loggers parse these lines, so their text is part of the
+ * compatibility contract (spec §2.3); keeping them in one file keeps the
+ * contract in one place.  stdout lines are suppressed by -q (except the
+ * SIGUSR1 report); stderr lines never are.  Times are wall-clock seconds.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "supervisor.h"
+
+void ms_messages_set_quiet (gboolean quiet);
+
+/* "1 mailbox", "N mailboxes" or "all mailboxes" (n < 0). (transfer full) */
+char *ms_messages_what (gint n_mailboxes);
+
+void ms_msg_starting_watcher (const char *store);
+void ms_msg_argv (const char *const *argv, const char *const *extra);
+void ms_msg_watching (void);
+void ms_msg_sync_started (gint64 now, gint n_mailboxes);
+void ms_msg_sync_completed (gint64 secs, gint64 now, gint n_mailboxes);
+void ms_msg_sync_errored (const char *prog, const MsChildExit *st, gint64 secs, gint64 now, gint n_mailboxes);
+void ms_msg_sync_timed_out (const char *prog, gint64 timeout);
+void ms_msg_sync_spawn_failed (const char *prog, const char *why);
+void ms_msg_watcher_closed_by (const char *store, gint64 now);
+void ms_msg_watcher_closed_at (const char *store, gint64 now);
+void ms_msg_watcher_exited (const char *store, const MsChildExit *st, gint64 now);
+void ms_msg_watcher_spawn_failed (const char *prog, const char *why);
+void ms_msg_bad_start (const char *store, char byte);
+void ms_msg_name_too_large (void);
+void ms_msg_bad_name (const char *store, const char *why);
