@@ -117,7 +117,8 @@ all_running (const MsDispatch *d)
 static gint64
 retry_delay (MsBackoff *b)
 {
-  return MAX (ms_backoff_next (b), MS_DISPATCH_MIN_RETRY_MS);
+  gint64 delay = ms_backoff_next (b);
+  return MAX (delay, MS_DISPATCH_MIN_RETRY_MS);
 }
 
 /* --- name sets --------------------------------------------------------- */
