@@ -94,6 +94,10 @@ load_config (const char *path)
     }
     if (diag.location != NULL)
       fprintf (stderr, "%s\n", diag.location);
+  } else if (config->syncer_argv != NULL) {
+    /* The resident-syncer link is not built yet: refuse rather than crash. */
+    fprintf (stderr, "%s: the 'syncer' directive is not supported yet; use 'sync'\n", path);
+    g_clear_pointer (&config, ms_config_free);
   }
   ms_config_diag_clear (&diag);
   return config;

@@ -18,7 +18,6 @@
 
 struct MsChild {
   GSubprocess *proc;
-  GPid pid;
   MsChildHandlers handlers;
   gpointer user_data;
   GCancellable *cancellable; /* cancels the wait when the child is freed */
@@ -36,12 +35,6 @@ typedef struct {
 static guint n_stopping;
 static GSourceFunc all_stopped_notify;
 static gpointer all_stopped_data;
-
-GPid
-ms_child_pid (const MsChild *child)
-{
-  return child->pid;
-}
 
 gboolean
 ms_child_running (const MsChild *child)
@@ -157,7 +150,6 @@ ms_child_spawn (const char *const *argv, MsChildFlags flags, const MsChildHandle
 
   MsChild *child = g_new0 (MsChild, 1);
   child->proc = g_steal_pointer (&proc);
-  child->pid = (GPid) g_ascii_strtoll (g_subprocess_get_identifier (child->proc), NULL, 10);
   child->handlers = *handlers;
   child->user_data = user_data;
   child->cancellable = g_cancellable_new ();

@@ -54,7 +54,6 @@ typedef struct MsChild MsChild;
 MsChild *ms_child_spawn (const char *const *argv, MsChildFlags flags,
                          const MsChildHandlers *handlers, gpointer user_data, GError **error);
 
-GPid ms_child_pid (const MsChild *child);
 gboolean ms_child_running (const MsChild *child);
 
 /* Sends SIGTERM now and SIGKILL after grace_ms if the child is still alive.
