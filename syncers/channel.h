@@ -1,0 +1,58 @@
+/* channel.h — one mbsync Channel made ready to run: the Maildir store, the
+ * IMAP connection options, the sync policy, where the state lives, and which
+ * mailboxes the channel covers.
+ *
+ * sync_imap syncs an IMAP store (the channel's Far side) with a Maildir store
+ * (its Near side), as nearly every mbsync setup does.  Keys that change what
+ * a sync does and that are not supported here are named in a warning when
+ * the setup is made, never silently ignored.
+ *
+ * The secret (Pass, or the first line PassCmd prints) is fetched only when a
+ * connection is made, kept in memory wiped on free, and never logged.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "imap-client.h"
+#include "maildir.h"
+#include "mbsyncrc.h"
+#include "sync-job.h"
+
+/* A PassCmd that prints more than this is not printing a password or an
+ * OAuth token (tokens are a few kilobytes). */
+#define MS_CHANNEL_SECRET_MAX (64 * 1024)
+
+typedef struct {
+  const MsMbsyncChannel *channel; /* borrowed from the config */
+  const MsMbsyncAccount *account;
+  MsMaildirStore maildir;
+  MsImapClientOptions imap;       /* strings owned by the setup */
+  char *far_prefix;               /* IMAP Path + the channel's far box prefix */
+  char *state_prefix;             /* NULL: state in each folder ("SyncState *") */
+  char *single_box;               /* channel without Patterns: its one mailbox */
+  MsSyncPolicy policy;
+  gboolean create_far, create_near;
+  char *secret;                   /* wiped on free */
+  GPtrArray *warnings;            /* char*: for the program to print */
+} MsChannelSetup;
+
+MsChannelSetup *ms_channel_setup_new (const MsMbsyncConfig *config, const MsMbsyncChannel *channel,
+                                      const char *home, GError **error);
+void ms_channel_setup_free (MsChannelSetup *setup);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsChannelSetup, ms_channel_setup_free)
+
+/* Runs PassCmd (through /bin/sh, stdout captured, first line kept) unless
+ * the secret is known already; fills setup->imap.secret. */
+gboolean ms_channel_setup_fetch_secret (MsChannelSetup *setup, GError **error);
+
+/* A sync context for a connected client (borrowed by the context). */
+void ms_channel_setup_context (MsChannelSetup *setup, MsImapClient *imap, MsSyncContext *ctx);
+
+/* Whether the channel covers a canonical mailbox name. */
+gboolean ms_channel_setup_selects (const MsChannelSetup *setup, const char *box);
+
+/* A mailbox name as a watcher, a user or mswatch gives it ("foo.bar" in a
+ * Maildir++ tree, "foo/bar", "INBOX") to the canonical name; fails for
+ * names no folder could have. (transfer full) */
+char *ms_channel_setup_box_from_name (const MsChannelSetup *setup, const char *name, GError **error);

@@ -1,0 +1,1297 @@
+/* sync-job.c — see sync-job.h for the steps.
+ *
+ * Line ends: a Maildir holds messages with LF line ends (as mbsync writes
+ * them); IMAP wants CRLF.  Pulled bodies are converted CRLF -> LF as they
+ * stream to disk, pushed ones LF -> CRLF as they stream out; the APPEND
+ * literal's size is counted first by a pass over the file.
+ */
+#include "sync-job.h"
+
+#include <errno.h>
+#include <gio/gio.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "imap-utf7.h"
+#include "mailbox-name.h"
+#include "ms-error.h"
+#include "sync-state.h"
+
+/* UIDs per UID STORE / UID EXPUNGE command are bounded by the command
+ * length (MS_IMAP_COMMAND_MAX); this is the room left for the set. */
+#define UID_SET_MAX_CHARS 800
+
+/* APPENDs in flight at once (with LITERAL+): enough to fill the pipe on a
+ * slow link, few enough that a failure wastes little. */
+#define APPENDS_IN_FLIGHT 32
+
+/* --- flags ------------------------------------------------------------------ */
+
+static const struct {
+  MsFlags flag;
+  const char *imap;
+} flag_names[] = {
+  { MS_FLAG_DRAFT, "\\Draft" },      { MS_FLAG_FLAGGED, "\\Flagged" },
+  { MS_FLAG_FORWARDED, "$Forwarded" }, { MS_FLAG_ANSWERED, "\\Answered" },
+  { MS_FLAG_SEEN, "\\Seen" },        { MS_FLAG_DELETED, "\\Deleted" },
+};
+
+static MsFlags
+flags_from_imap (const MsImapValue *list)
+{
+  MsFlags f = 0;
+  for (guint i = 0; i < ms_imap_value_get_n_items (list); i++) {
+    const MsImapValue *v = ms_imap_value_get_item (list, i);
+    for (gsize j = 0; j < G_N_ELEMENTS (flag_names); j++)
+      if (ms_imap_value_is_atom (v, flag_names[j].imap))
+        f |= flag_names[j].flag;
+  }
+  return f;
+}
+
+static char *
+flags_to_imap (MsFlags f)
+{
+  GString *s = g_string_new (NULL);
+  for (gsize j = 0; j < G_N_ELEMENTS (flag_names); j++)
+    if (f & flag_names[j].flag)
+      g_string_append_printf (s, "%s%s", s->len ? " " : "", flag_names[j].imap);
+  return g_string_free (s, FALSE);
+}
+
+/* --- names ------------------------------------------------------------------ */
+
+char *
+ms_sync_far_name (const MsSyncContext *ctx, char delim, const char *box, GError **error)
+{
+  if (!ms_mailbox_name_check (box, strlen (box), error))
+    return NULL;
+  if (g_ascii_strcasecmp (box, "INBOX") == 0)
+    return g_strdup ("INBOX");
+  g_autofree char *local = g_strdup (box);
+  if (delim != '\0' && delim != '/') {
+    if (strchr (box, delim) != NULL) {
+      g_set_error (error, MS_ERROR, MS_ERROR_BAD_NAME,
+                   "mailbox \"%s\" contains the server's hierarchy delimiter '%c'", box, delim);
+      return NULL;
+    }
+    g_strdelimit (local, "/", delim);
+  }
+  g_autofree char *full = g_strconcat (ctx->far_prefix ? ctx->far_prefix : "", local, NULL);
+  return ms_imap_utf7_encode (full, -1, error);
+}
+
+char *
+ms_sync_box_from_far (const MsSyncContext *ctx, char delim, const char *far_name, GError **error)
+{
+  g_autofree char *utf8 = ms_imap_utf7_decode (far_name, -1, error);
+  if (utf8 == NULL)
+    return NULL;
+  if (g_ascii_strcasecmp (utf8, "INBOX") == 0)
+    return g_strdup ("INBOX");
+  const char *prefix = ctx->far_prefix ? ctx->far_prefix : "";
+  if (!g_str_has_prefix (utf8, prefix) || utf8[strlen (prefix)] == '\0')
+    return NULL;
+  char *box = g_strdup (utf8 + strlen (prefix));
+  if (delim != '\0' && delim != '/') {
+    if (strchr (box, '/') != NULL) {
+      g_free (box);
+      return NULL; /* a '/' in a server name cannot be represented locally */
+    }
+    g_strdelimit (box, (char[]) { delim, '\0' }, '/');
+  }
+  return box;
+}
+
+/* --- the job state ------------------------------------------------------------ */
+
+typedef struct {
+  MsSyncContext *ctx;
+  const char *box;
+  char *far_name;
+  char *far_quoted;
+  MsSyncStateFile *state_file;
+  MsMaildirScan *scan;
+  MsSyncCounts *counts;
+
+  /* SELECT results */
+  guint32 uidvalidity, uidnext, exists;
+  guint64 highestmodseq;
+  gboolean nonexistent;
+
+  /* listing */
+  MsFarListing listing;
+
+  /* pulls in progress */
+  GHashTable *pull_near_uid;  /* far uid -> near uid */
+  GHashTable *pull_flags;     /* far uid -> flags */
+  MsMaildirDelivery *delivery;
+  gboolean pending_cr;        /* the last streamed byte was a CR */
+  GError *deferred;           /* first error inside a callback */
+} Job;
+
+static void
+defer_error (Job *job, GError *error)
+{
+  if (job->deferred == NULL)
+    job->deferred = error;
+  else
+    g_error_free (error);
+}
+
+static void
+on_select (const MsImapResponse *r, gpointer data)
+{
+  Job *job = data;
+  const char *kw = ms_imap_response_get_keyword (r);
+  guint64 n;
+  if (kw != NULL && g_str_equal (kw, "EXISTS") && ms_imap_response_get_number (r, &n))
+    job->exists = (guint32) n;
+  const char *code = ms_imap_response_get_code (r);
+  const MsImapValue *arg = code ? ms_imap_value_get_item (ms_imap_response_get_code_args (r), 0) : NULL;
+  if (code == NULL || arg == NULL || !ms_imap_value_get_number (arg, &n))
+    return;
+  if (g_str_equal (code, "UIDVALIDITY"))
+    job->uidvalidity = (guint32) n;
+  else if (g_str_equal (code, "UIDNEXT"))
+    job->uidnext = (guint32) n;
+  else if (g_str_equal (code, "HIGHESTMODSEQ"))
+    job->highestmodseq = n;
+}
+
+static gboolean
+select_box (Job *job, GError **error)
+{
+  MsImapClient *imap = job->ctx->imap;
+  gboolean condstore = ms_imap_client_has_cap (imap, "CONDSTORE");
+  for (int attempt = 0; attempt < 2; attempt++) {
+    g_autoptr (GError) local = NULL;
+    g_autoptr (MsImapResponse) r = ms_imap_client_run (imap, on_select, job, &local, "SELECT %s%s",
+                                                        job->far_quoted, condstore ? " (CONDSTORE)" : "");
+    if (r != NULL)
+      return TRUE;
+    if (attempt == 0 && job->ctx->create_far && g_error_matches (local, MS_ERROR, MS_ERROR_PROTOCOL)) {
+      g_autoptr (GError) create_error = NULL;
+      g_autoptr (MsImapResponse) cr = ms_imap_client_run (imap, NULL, NULL, &create_error, "CREATE %s",
+                                                           job->far_quoted);
+      if (cr != NULL)
+        continue;
+    }
+    g_propagate_prefixed_error (error, g_steal_pointer (&local), "selecting %s: ", job->far_name);
+    return FALSE;
+  }
+  return FALSE;
+}
+
+static void
+on_listing (const MsImapResponse *r, gpointer data)
+{
+  Job *job = data;
+  const char *kw = ms_imap_response_get_keyword (r);
+  if (kw == NULL)
+    return;
+  if (g_str_equal (kw, "VANISHED")) {
+    const MsImapValue *d = ms_imap_response_get_data (r);
+    const MsImapValue *set = ms_imap_value_get_item (d, ms_imap_value_get_n_items (d) - 1);
+    g_autoptr (GArray) ranges = NULL;
+    if (set == NULL || !ms_imap_value_get_seq_set (set, G_MAXUINT32, &ranges, NULL))
+      return;
+    for (guint i = 0; i < ranges->len; i++) {
+      MsImapRange *rg = &g_array_index (ranges, MsImapRange, i);
+      for (guint64 u = rg->first; u <= rg->last && u < job->uidnext + 1ULL; u++) {
+        guint32 uid = (guint32) u;
+        g_array_append_val (job->listing.vanished, uid);
+      }
+    }
+    return;
+  }
+  if (!g_str_equal (kw, "FETCH"))
+    return;
+  const MsImapValue *uid = ms_imap_response_get_fetch_attr (r, "UID");
+  const MsImapValue *flags = ms_imap_response_get_fetch_attr (r, "FLAGS");
+  const MsImapValue *size = ms_imap_response_get_fetch_attr (r, "RFC822.SIZE");
+  guint64 u = 0, sz = 0;
+  if (uid == NULL || !ms_imap_value_get_number (uid, &u) || u == 0 || u > G_MAXUINT32 || flags == NULL)
+    return;
+  if (size != NULL)
+    ms_imap_value_get_number (size, &sz);
+  MsFarMessage m = { (guint32) u, flags_from_imap (flags), sz };
+  g_array_append_val (job->listing.messages, m);
+}
+
+static gint
+far_cmp (gconstpointer a, gconstpointer b)
+{
+  const MsFarMessage *x = a, *y = b;
+  return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+/* Fills job->listing; TRUE if the server side could be skipped entirely. */
+static gboolean
+list_far (Job *job, const MsSyncState *state, GError **error)
+{
+  MsImapClient *imap = job->ctx->imap;
+  job->listing.messages = g_array_new (FALSE, TRUE, sizeof (MsFarMessage));
+  job->listing.vanished = g_array_new (FALSE, TRUE, sizeof (guint32));
+  job->listing.uidnext = job->uidnext;
+
+  gboolean same_validity = state->far_uidvalidity == job->uidvalidity;
+  if (same_validity && job->highestmodseq != 0 && state->far_highestmodseq == job->highestmodseq
+      && state->far_uidnext == job->uidnext && state->far_messages == job->exists) {
+    job->listing.partial = TRUE;
+    return TRUE;
+  }
+  if (job->exists == 0)
+    return FALSE;
+  g_autoptr (MsImapResponse) r = NULL;
+  if (same_validity && state->far_highestmodseq != 0 && job->highestmodseq != 0
+      && ms_imap_client_has_cap (imap, "QRESYNC")) {
+    job->listing.partial = TRUE;
+    r = ms_imap_client_run (imap, on_listing, job, error,
+                            "UID FETCH 1:* (UID FLAGS RFC822.SIZE) (CHANGEDSINCE %" G_GUINT64_FORMAT " VANISHED)",
+                            state->far_highestmodseq);
+  } else {
+    r = ms_imap_client_run (imap, on_listing, job, error, "UID FETCH 1:* (UID FLAGS RFC822.SIZE)");
+  }
+  if (r == NULL) {
+    g_prefix_error (error, "listing %s: ", job->far_name);
+    return FALSE;
+  }
+  g_array_sort (job->listing.messages, far_cmp);
+  return FALSE;
+}
+
+/* --- UID sets ---------------------------------------------------------------- */
+
+static gint
+u32_cmp (gconstpointer a, gconstpointer b)
+{
+  guint32 x = *(const guint32 *) a, y = *(const guint32 *) b;
+  return x < y ? -1 : x > y;
+}
+
+/* Splits sorted UIDs into sets of at most UID_SET_MAX_CHARS ("1:5,7"). */
+static GPtrArray *
+uid_sets (GArray *uids)
+{
+  GPtrArray *sets = g_ptr_array_new_with_free_func (g_free);
+  GString *cur = g_string_new (NULL);
+  g_array_sort (uids, u32_cmp);
+  for (guint i = 0; i < uids->len;) {
+    guint32 first = g_array_index (uids, guint32, i), last = first;
+    guint j = i + 1;
+    while (j < uids->len && g_array_index (uids, guint32, j) <= last + 1)
+      last = g_array_index (uids, guint32, j++);
+    char piece[32];
+    if (first == last)
+      g_snprintf (piece, sizeof piece, "%u", first);
+    else
+      g_snprintf (piece, sizeof piece, "%u:%u", first, last);
+    if (cur->len + strlen (piece) + 1 > UID_SET_MAX_CHARS) {
+      g_ptr_array_add (sets, g_string_free (cur, FALSE));
+      cur = g_string_new (NULL);
+    }
+    g_string_append_printf (cur, "%s%s", cur->len ? "," : "", piece);
+    i = j;
+  }
+  if (cur->len)
+    g_ptr_array_add (sets, g_string_free (cur, FALSE));
+  else
+    g_string_free (cur, TRUE);
+  return sets;
+}
+
+/* Runs "COMMAND SET SUFFIX" once per UID set, pipelined; untagged
+ * responses go to `handler`. */
+static gboolean
+run_per_set (MsImapClient *imap, GArray *uids, const char *command, const char *suffix,
+             MsImapUntagged handler, gpointer data, GError **error)
+{
+  g_autoptr (GPtrArray) sets = uid_sets (uids);
+  g_autoptr (GPtrArray) tags = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < sets->len; i++) {
+    char *tag = ms_imap_client_send (imap, error, "%s %s %s", command,
+                                     (const char *) g_ptr_array_index (sets, i), suffix);
+    if (tag == NULL)
+      return FALSE;
+    g_ptr_array_add (tags, tag);
+  }
+  gboolean ok = TRUE;
+  for (guint i = 0; i < tags->len; i++) {
+    g_autoptr (GError) local = NULL;
+    g_autoptr (MsImapResponse) r = ms_imap_client_wait (imap, g_ptr_array_index (tags, i), handler, data, &local);
+    if (r == NULL && ok) {
+      ok = FALSE;
+      g_propagate_error (error, g_steal_pointer (&local));
+    }
+  }
+  return ok;
+}
+
+/* --- pulls ------------------------------------------------------------------- */
+
+static gboolean
+sink_begin (const MsImapLiteralInfo *info, gpointer data)
+{
+  Job *job = data;
+  if (info->attribute == NULL || g_ascii_strcasecmp (info->attribute, "BODY[]") != 0)
+    return FALSE;
+  if (job->delivery != NULL)
+    ms_maildir_delivery_abort (g_steal_pointer (&job->delivery));
+  GError *error = NULL;
+  job->delivery = ms_maildir_delivery_begin (job->ctx->maildir, job->box, &error);
+  job->pending_cr = FALSE;
+  if (job->delivery == NULL)
+    defer_error (job, error);
+  return TRUE;
+}
+
+static void
+sink_data (const char *bytes, gsize len, gpointer data)
+{
+  Job *job = data;
+  if (job->delivery == NULL)
+    return;
+  /* CRLF -> LF, with a CR held back across chunk boundaries. */
+  char out[65536 + 1];
+  gsize o = 0;
+  GError *error = NULL;
+  for (gsize i = 0; i < len; i++) {
+    char ch = bytes[i];
+    if (job->pending_cr) {
+      job->pending_cr = FALSE;
+      if (ch != '\n')
+        out[o++] = '\r';
+    }
+    if (ch == '\r') {
+      job->pending_cr = TRUE;
+    } else {
+      out[o++] = ch;
+    }
+    if (o >= sizeof out - 1) {
+      if (!ms_maildir_delivery_write (job->delivery, out, o, &error))
+        goto fail;
+      o = 0;
+    }
+  }
+  if (o > 0 && !ms_maildir_delivery_write (job->delivery, out, o, &error))
+    goto fail;
+  return;
+fail:
+  ms_maildir_delivery_abort (g_steal_pointer (&job->delivery));
+  defer_error (job, error);
+}
+
+static void
+sink_end (gpointer data)
+{
+  Job *job = data;
+  if (job->delivery != NULL && job->pending_cr) {
+    GError *error = NULL;
+    job->pending_cr = FALSE;
+    if (!ms_maildir_delivery_write (job->delivery, "\r", 1, &error)) {
+      ms_maildir_delivery_abort (g_steal_pointer (&job->delivery));
+      defer_error (job, error);
+    }
+  }
+}
+
+static void
+on_pull_fetch (const MsImapResponse *r, gpointer data)
+{
+  Job *job = data;
+  const char *kw = ms_imap_response_get_keyword (r);
+  if (kw == NULL || !g_str_equal (kw, "FETCH") || job->delivery == NULL)
+    return;
+  const MsImapValue *uidv = ms_imap_response_get_fetch_attr (r, "UID");
+  guint64 u = 0;
+  g_autoptr (MsMaildirDelivery) d = NULL;
+  d = g_steal_pointer (&job->delivery);
+  gpointer near;
+  if (uidv == NULL || !ms_imap_value_get_number (uidv, &u)
+      || !g_hash_table_lookup_extended (job->pull_near_uid, GUINT_TO_POINTER ((guint32) u), NULL, &near)) {
+    ms_maildir_delivery_abort (g_steal_pointer (&d));
+    return; /* not one we asked for */
+  }
+  guint32 far_uid = (guint32) u, near_uid = GPOINTER_TO_UINT (near);
+  MsFlags flags = GPOINTER_TO_UINT (g_hash_table_lookup (job->pull_flags, GUINT_TO_POINTER (far_uid)));
+  GError *error = NULL;
+  ms_sync_step ();
+  g_autofree char *name = ms_maildir_delivery_commit (g_steal_pointer (&d), near_uid, flags,
+                                                      !(flags & MS_FLAG_SEEN), &error);
+  if (name == NULL || !ms_sync_state_file_pair (job->state_file, far_uid, near_uid, flags, &error)) {
+    defer_error (job, error);
+    return;
+  }
+  g_hash_table_remove (job->pull_near_uid, GUINT_TO_POINTER (far_uid));
+  job->counts->pulled++;
+}
+
+/* Reserves `n` Maildir UIDs above everything in use; returns the first. */
+static guint32
+reserve_near_uids (Job *job, guint n, GError **error)
+{
+  MsMaildirScan *scan = job->scan;
+  guint32 first = scan->max_uid + 1;
+  for (guint i = 0; i < scan->messages->len; i++) {
+    const MsMaildirMessage *m = g_ptr_array_index (scan->messages, i);
+    first = MAX (first, m->uid + 1);
+  }
+  MsSyncState *state = ms_sync_state_file_state (job->state_file);
+  first = MAX (first, state->max_pushed + 1);
+  if (!ms_sync_journal_reserve (job->state_file, first + n - 1, error))
+    return 0;
+  ms_sync_step ();
+  if (!ms_maildir_write_uidvalidity (job->ctx->maildir, job->box, scan->uidvalidity, first + n - 1, error))
+    return 0;
+  scan->max_uid = first + n - 1;
+  return first;
+}
+
+static gboolean
+do_pulls (Job *job, const MsSyncPlan *plan, GError **error)
+{
+  g_autoptr (GArray) uids = g_array_new (FALSE, FALSE, sizeof (guint32));
+  for (guint i = 0; i < plan->actions->len; i++) {
+    const MsSyncAction *a = &g_array_index (plan->actions, MsSyncAction, i);
+    if (a->kind == MS_ACTION_PULL)
+      g_array_append_val (uids, a->far_uid);
+  }
+  if (uids->len == 0)
+    return TRUE;
+  guint32 near = reserve_near_uids (job, uids->len, error);
+  if (near == 0)
+    return FALSE;
+  for (guint i = 0; i < plan->actions->len; i++) {
+    const MsSyncAction *a = &g_array_index (plan->actions, MsSyncAction, i);
+    if (a->kind != MS_ACTION_PULL)
+      continue;
+    if (!ms_sync_journal_pull (job->state_file, a->far_uid, near, error))
+      return FALSE;
+    g_hash_table_insert (job->pull_near_uid, GUINT_TO_POINTER (a->far_uid), GUINT_TO_POINTER (near));
+    g_hash_table_insert (job->pull_flags, GUINT_TO_POINTER (a->far_uid), GUINT_TO_POINTER (a->flags));
+    near++;
+  }
+  MsImapParser *parser = ms_imap_client_parser (job->ctx->imap);
+  static const MsImapLiteralSink sink = { sink_begin, sink_data, sink_end };
+  ms_imap_parser_set_literal_sink (parser, &sink, job);
+  gboolean ok = run_per_set (job->ctx->imap, uids, "UID FETCH", "(UID BODY.PEEK[])", on_pull_fetch, job, error);
+  ms_imap_parser_set_literal_sink (parser, NULL, NULL);
+  if (job->delivery != NULL)
+    ms_maildir_delivery_abort (g_steal_pointer (&job->delivery));
+  if (!ok)
+    return FALSE;
+  if (job->deferred != NULL) {
+    g_propagate_error (error, g_steal_pointer (&job->deferred));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* --- finding server messages by content ----------------------------------------- */
+
+/* What identifies a message across UIDVALIDITY changes and lost APPEND
+ * replies: its Message-ID and its size on the server (CRLF line ends). */
+static char *
+content_key (const char *message_id, guint64 size)
+{
+  return g_strdup_printf ("%s %" G_GUINT64_FORMAT, message_id ? message_id : "", size);
+}
+
+/* The Message-ID of a header block ("<x@y>"), unfolded; NULL if none. */
+static char *
+header_message_id (const char *text, gsize len)
+{
+  const char *end = text + len;
+  for (const char *p = text; p < end;) {
+    const char *eol = memchr (p, '\n', (gsize) (end - p));
+    const char *line_end = eol ? eol : end;
+    if (line_end == p || (line_end == p + 1 && *p == '\r'))
+      break; /* end of the header */
+    if ((gsize) (line_end - p) > 11 && g_ascii_strncasecmp (p, "Message-ID:", 11) == 0) {
+      GString *v = g_string_new_len (p + 11, line_end - p - 11);
+      /* Continuation lines start with white space. */
+      for (const char *q = eol ? eol + 1 : end; q < end && (*q == ' ' || *q == '\t');) {
+        const char *qe = memchr (q, '\n', (gsize) (end - q));
+        g_string_append_len (v, q, (qe ? qe : end) - q);
+        q = qe ? qe + 1 : end;
+      }
+      char *id = g_strstrip (g_string_free (v, FALSE));
+      g_strdelimit (id, "\r\n\t", ' ');
+      return id;
+    }
+    p = eol ? eol + 1 : end;
+  }
+  return NULL;
+}
+
+/* A message header is read this far for its Message-ID; real headers are
+ * a few kilobytes, and a Message-ID beyond this is not worth the memory. */
+#define HEADER_READ_MAX (256 * 1024)
+
+typedef struct {
+  GHashTable *by_key; /* content key -> far uid */
+} FarIndex;
+
+static void
+on_index_fetch (const MsImapResponse *r, gpointer data)
+{
+  FarIndex *index = data;
+  const char *kw = ms_imap_response_get_keyword (r);
+  if (kw == NULL || !g_str_equal (kw, "FETCH"))
+    return;
+  const MsImapValue *uidv = ms_imap_response_get_fetch_attr (r, "UID");
+  const MsImapValue *sizev = ms_imap_response_get_fetch_attr (r, "RFC822.SIZE");
+  const MsImapValue *hdr = ms_imap_response_get_fetch_attr (r, "BODY[HEADER.FIELDS (MESSAGE-ID)]");
+  guint64 uid = 0, size = 0;
+  if (uidv == NULL || sizev == NULL || !ms_imap_value_get_number (uidv, &uid)
+      || !ms_imap_value_get_number (sizev, &size) || uid == 0 || uid > G_MAXUINT32)
+    return;
+  gsize hlen = 0;
+  const char *htext = hdr ? ms_imap_value_get_bytes (hdr, &hlen) : NULL;
+  g_autofree char *id = htext ? header_message_id (htext, hlen) : NULL;
+  if (id == NULL)
+    return; /* without a Message-ID, content is not a safe identity */
+  g_hash_table_insert (index->by_key, content_key (id, size), GUINT_TO_POINTER ((guint32) uid));
+}
+
+/* Indexes the server messages with UID >= from by content key. */
+static GHashTable *
+index_far (Job *job, guint32 from, GError **error)
+{
+  FarIndex index = { g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL) };
+  g_autoptr (MsImapResponse) r = ms_imap_client_run (
+    job->ctx->imap, on_index_fetch, &index, error,
+    "UID FETCH %u:* (UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])", MAX (from, 1));
+  if (r == NULL) {
+    g_hash_table_unref (index.by_key);
+    return NULL;
+  }
+  return index.by_key;
+}
+
+/* --- pushes ------------------------------------------------------------------- */
+
+/* Reads a Maildir file as IMAP wants it: bare LF becomes CRLF. */
+typedef struct {
+  int fd;
+  gboolean last_cr;
+  char in[32768];
+} PushReader;
+
+static gssize
+push_read (gpointer data, char *buf, gsize len, GError **error)
+{
+  PushReader *pr = data;
+  /* Each input byte becomes at most two output bytes. */
+  gsize want = MIN (sizeof pr->in, len / 2);
+  if (want == 0)
+    want = 1;
+  gssize n;
+  do
+    n = read (pr->fd, pr->in, want);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    int e = errno;
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "reading a message: %s", g_strerror (e));
+    return -1;
+  }
+  gsize o = 0;
+  for (gssize i = 0; i < n; i++) {
+    char ch = pr->in[i];
+    if (ch == '\n' && !pr->last_cr)
+      buf[o++] = '\r';
+    buf[o++] = ch;
+    pr->last_cr = ch == '\r';
+  }
+  return (gssize) o;
+}
+
+/* The size of a file once bare LFs become CRLF, and its Message-ID. */
+static gboolean
+measure_message (int fd, guint64 *size, char **message_id, GError **error)
+{
+  char buf[65536];
+  guint64 total = 0;
+  gboolean last_cr = FALSE;
+  g_autoptr (GString) header = g_string_new (NULL);
+  gboolean in_header = TRUE;
+  for (;;) {
+    gssize n = read (fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      int e = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "reading a message: %s", g_strerror (e));
+      return FALSE;
+    }
+    if (n == 0)
+      break;
+    for (gssize i = 0; i < n; i++) {
+      if (buf[i] == '\n' && !last_cr)
+        total++;
+      last_cr = buf[i] == '\r';
+    }
+    total += (guint64) n;
+    if (in_header) {
+      g_string_append_len (header, buf, n);
+      if (strstr (header->str, "\n\n") != NULL || strstr (header->str, "\r\n\r\n") != NULL
+          || header->len > HEADER_READ_MAX)
+        in_header = FALSE;
+    }
+  }
+  *size = total;
+  if (message_id != NULL)
+    *message_id = header_message_id (header->str, header->len);
+  if (lseek (fd, 0, SEEK_SET) < 0) {
+    int e = errno;
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "seeking a message: %s", g_strerror (e));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+typedef struct {
+  char *tag;
+  guint32 near_uid;
+  MsFlags flags;
+  char *key; /* content key, for matching without APPENDUID */
+} Append;
+
+static void
+append_free (gpointer p)
+{
+  Append *a = p;
+  g_free (a->tag);
+  g_free (a->key);
+  g_free (a);
+}
+
+/* Gives Maildir messages that have no UID yet one each (renaming them). */
+static gboolean
+number_new_messages (Job *job, const MsSyncPlan *plan, GError **error)
+{
+  guint n = 0;
+  for (guint i = 0; i < plan->actions->len; i++) {
+    const MsSyncAction *a = &g_array_index (plan->actions, MsSyncAction, i);
+    n += a->kind == MS_ACTION_PUSH && a->near_uid == 0;
+  }
+  if (n == 0)
+    return TRUE;
+  guint32 uid = reserve_near_uids (job, n, error);
+  if (uid == 0)
+    return FALSE;
+  for (guint i = 0; i < plan->actions->len; i++) {
+    MsSyncAction *a = &g_array_index (plan->actions, MsSyncAction, i);
+    if (a->kind != MS_ACTION_PUSH || a->near_uid != 0)
+      continue;
+    MsMaildirMessage *m = g_ptr_array_index (job->scan->messages, a->near_index);
+    ms_sync_step ();
+    if (!ms_maildir_update (job->ctx->maildir, job->box, m, m->flags, uid, error))
+      return FALSE;
+    a->near_uid = uid++;
+  }
+  return TRUE;
+}
+
+/* Waits for the APPEND at the head of `inflight` and pairs its message. */
+static gboolean
+finish_append (Job *job, GQueue *inflight, GPtrArray *unmatched, GError **error)
+{
+  Append *a = g_queue_pop_head (inflight);
+  g_autoptr (MsImapResponse) r = ms_imap_client_wait (job->ctx->imap, a->tag, NULL, NULL, error);
+  if (r == NULL) {
+    append_free (a);
+    return FALSE;
+  }
+  job->counts->pushed++;
+  const char *code = ms_imap_response_get_code (r);
+  const MsImapValue *args = ms_imap_response_get_code_args (r);
+  guint64 validity = 0, uid = 0;
+  if (code != NULL && g_ascii_strcasecmp (code, "APPENDUID") == 0 && ms_imap_value_get_n_items (args) == 2
+      && ms_imap_value_get_number (ms_imap_value_get_item (args, 0), &validity)
+      && ms_imap_value_get_number (ms_imap_value_get_item (args, 1), &uid) && validity == job->uidvalidity
+      && uid > 0 && uid <= G_MAXUINT32) {
+    gboolean ok = ms_sync_state_file_pair (job->state_file, (guint32) uid, a->near_uid, a->flags, error);
+    append_free (a);
+    return ok;
+  }
+  g_ptr_array_add (unmatched, a);
+  return TRUE;
+}
+
+/* Without UIDPLUS: find the appended messages by content. */
+static gboolean
+match_appends (Job *job, GPtrArray *unmatched, GError **error)
+{
+  if (unmatched->len == 0)
+    return TRUE;
+  g_autoptr (GHashTable) index = index_far (job, job->uidnext, error);
+  if (index == NULL)
+    return FALSE;
+  for (guint i = 0; i < unmatched->len; i++) {
+    Append *a = g_ptr_array_index (unmatched, i);
+    gpointer far;
+    if (a->key == NULL || !g_hash_table_lookup_extended (index, a->key, NULL, &far))
+      continue; /* left unpaired: the journal's '>' line resolves it later */
+    if (!ms_sync_state_file_pair (job->state_file, GPOINTER_TO_UINT (far), a->near_uid, a->flags, error))
+      return FALSE;
+    g_hash_table_remove (index, a->key);
+  }
+  return TRUE;
+}
+
+static gboolean
+do_pushes (Job *job, const MsSyncPlan *plan, GError **error)
+{
+  if (plan->n_push == 0)
+    return TRUE;
+  if (!number_new_messages (job, plan, error))
+    return FALSE;
+  MsImapClient *imap = job->ctx->imap;
+  gboolean pipelined = ms_imap_client_has_cap (imap, "LITERAL+");
+  gboolean uidplus = ms_imap_client_has_cap (imap, "UIDPLUS");
+  g_autoptr (GPtrArray) unmatched = g_ptr_array_new_with_free_func (append_free);
+  GQueue inflight = G_QUEUE_INIT;
+  gboolean ok = TRUE;
+
+  for (guint i = 0; ok && i < plan->actions->len; i++) {
+    const MsSyncAction *a = &g_array_index (plan->actions, MsSyncAction, i);
+    if (a->kind != MS_ACTION_PUSH)
+      continue;
+    const MsMaildirMessage *m = g_ptr_array_index (job->scan->messages, a->near_index);
+    int fd = ms_maildir_open_message (job->ctx->maildir, job->box, m, error);
+    if (fd < 0) {
+      if (error && *error && g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)) {
+        g_clear_error (error); /* deleted meanwhile: nothing to push */
+        continue;
+      }
+      ok = FALSE;
+      break;
+    }
+    guint64 size = 0;
+    g_autofree char *message_id = NULL;
+    PushReader reader = { .fd = fd };
+    g_autofree char *flags = flags_to_imap (a->flags & ~MS_FLAG_DELETED);
+    char *tag = NULL;
+    if (measure_message (fd, &size, uidplus ? NULL : &message_id, error)
+        && ms_sync_journal_push (job->state_file, a->near_uid, job->uidnext, size, error)) {
+      ms_sync_step ();
+      tag = ms_imap_client_send_append (imap, job->far_quoted, flags, size, push_read, &reader, error);
+    }
+    close (fd);
+    if (tag == NULL) {
+      ok = FALSE;
+      break;
+    }
+    Append *ap = g_new0 (Append, 1);
+    ap->tag = tag;
+    ap->near_uid = a->near_uid;
+    ap->flags = a->flags & ~MS_FLAG_DELETED;
+    ap->key = message_id ? content_key (message_id, size) : NULL;
+    g_queue_push_tail (&inflight, ap);
+    if (!pipelined || inflight.length >= APPENDS_IN_FLIGHT)
+      ok = finish_append (job, &inflight, unmatched, error);
+  }
+  /* Drain what is in flight even after a failure, so that the replies are
+   * read and the connection stays in step. */
+  while (!g_queue_is_empty (&inflight)) {
+    g_autoptr (GError) local = NULL;
+    if (!finish_append (job, &inflight, unmatched, ok ? error : &local))
+      ok = FALSE;
+  }
+  return ok && match_appends (job, unmatched, error);
+}
+
+/* --- flags and removals --------------------------------------------------------- */
+
+/* One UID STORE per distinct change, over every UID that gets it. */
+static gboolean
+store_far_flags (Job *job, const MsSyncPlan *plan, GError **error)
+{
+  g_autoptr (GHashTable) groups = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) g_array_unref);
+  for (guint i = 0; i < plan->actions->len; i++) {
+    const MsSyncAction *a = &g_array_index (plan->actions, MsSyncAction, i);
+    if (a->kind != MS_ACTION_FLAGS_FAR)
+      continue;
+    for (int sign = 0; sign < 2; sign++) {
+      MsFlags f = sign ? a->remove : a->add;
+      if (f == 0)
+        continue;
+      gpointer key = GUINT_TO_POINTER ((guint) f | (sign ? 0x100u : 0u));
+      GArray *uids = g_hash_table_lookup (groups, key);
+      if (uids == NULL) {
+        uids = g_array_new (FALSE, FALSE, sizeof (guint32));
+        g_hash_table_insert (groups, key, uids);
+      }
+      g_array_append_val (uids, a->far_uid);
+    }
+  }
+  GHashTableIter it;
+  gpointer key, value;
+  g_hash_table_iter_init (&it, groups);
+  while (g_hash_table_iter_next (&it, &key, &value)) {
+    guint k = GPOINTER_TO_UINT (key);
+    g_autofree char *names = flags_to_imap ((MsFlags) (k & 0xff));
+    g_autofree char *suffix = g_strdup_printf ("%cFLAGS.SILENT (%s)", (k & 0x100) ? '-' : '+', names);
+    ms_sync_step ();
+    if (!run_per_set (job->ctx->imap, value, "UID STORE", suffix, NULL, NULL, error))
+      return FALSE;
+  }
+  job->counts->flags_far += plan->n_flags_far;
+  return TRUE;
+}
+
+static gboolean
+expunge_far (Job *job, GArray *uids, GError **error)
+{
+  if (uids->len == 0)
+    return TRUE;
+  MsImapClient *imap = job->ctx->imap;
+  ms_sync_step ();
+  if (!run_per_set (imap, uids, "UID STORE", "+FLAGS.SILENT (\\Deleted)", NULL, NULL, error))
+    return FALSE;
+  ms_sync_step ();
+  if (ms_imap_client_has_cap (imap, "UIDPLUS")) {
+    if (!run_per_set (imap, uids, "UID EXPUNGE", "", NULL, NULL, error))
+      return FALSE;
+  } else {
+    /* Removes every \Deleted message, as mbsync does with Expunge Far. */
+    g_autoptr (MsImapResponse) r = ms_imap_client_run (imap, NULL, NULL, error, "EXPUNGE");
+    if (r == NULL)
+      return FALSE;
+  }
+  job->counts->expunged_far += uids->len;
+  return TRUE;
+}
+
+/* Everything after the transfers, in the plan's order; server expunges are
+ * batched and the pairs they end are dropped only once they are done. */
+static gboolean
+apply_rest (Job *job, const MsSyncPlan *plan, GError **error)
+{
+  const MsMaildirStore *store = job->ctx->maildir;
+  g_autoptr (GArray) expunge = g_array_new (FALSE, FALSE, sizeof (guint32));
+  g_autoptr (GHashTable) expunging = g_hash_table_new (NULL, NULL);
+  g_autoptr (GArray) late_unpair = g_array_new (FALSE, FALSE, sizeof (MsSyncAction));
+
+  for (guint i = 0; i < plan->actions->len; i++) {
+    const MsSyncAction *a = &g_array_index (plan->actions, MsSyncAction, i);
+    switch (a->kind) {
+    case MS_ACTION_FLAGS_NEAR: {
+      MsMaildirMessage *m = g_ptr_array_index (job->scan->messages, a->near_index);
+      g_autoptr (GError) local = NULL;
+      ms_sync_step ();
+      if (!ms_maildir_update (store, job->box, m, a->flags, 0, &local)) {
+        if (!g_error_matches (local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)) {
+          g_propagate_error (error, g_steal_pointer (&local));
+          return FALSE;
+        }
+        continue; /* removed meanwhile: the next run sees that */
+      }
+      job->counts->flags_near++;
+      break;
+    }
+    case MS_ACTION_PAIR_FLAGS:
+      if (!ms_sync_state_file_set_flags (job->state_file, a->far_uid, a->near_uid, a->flags, error))
+        return FALSE;
+      break;
+    case MS_ACTION_REMOVE_NEAR: {
+      const MsMaildirMessage *m = g_ptr_array_index (job->scan->messages, a->near_index);
+      ms_sync_step ();
+      if (!ms_maildir_remove (store, job->box, m, error))
+        return FALSE;
+      job->counts->removed_near++;
+      break;
+    }
+    case MS_ACTION_EXPUNGE_FAR:
+      g_array_append_val (expunge, a->far_uid);
+      g_hash_table_add (expunging, GUINT_TO_POINTER (a->far_uid));
+      break;
+    case MS_ACTION_UNPAIR:
+      if (g_hash_table_contains (expunging, GUINT_TO_POINTER (a->far_uid)))
+        g_array_append_val (late_unpair, *a);
+      else if (!ms_sync_state_file_unpair (job->state_file, a->far_uid, a->near_uid, error))
+        return FALSE;
+      break;
+    case MS_ACTION_PULL:
+    case MS_ACTION_PUSH:
+    case MS_ACTION_FLAGS_FAR:
+      break; /* done in their own passes */
+    }
+  }
+  if (!expunge_far (job, expunge, error))
+    return FALSE;
+  for (guint i = 0; i < late_unpair->len; i++) {
+    const MsSyncAction *a = &g_array_index (late_unpair, MsSyncAction, i);
+    if (!ms_sync_state_file_unpair (job->state_file, a->far_uid, a->near_uid, error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* --- recovery and re-pairing ------------------------------------------------------- */
+
+static const MsMaildirMessage *
+near_by_uid (Job *job, guint32 uid)
+{
+  for (guint i = 0; i < job->scan->messages->len; i++) {
+    const MsMaildirMessage *m = g_ptr_array_index (job->scan->messages, i);
+    if (m->uid == uid)
+      return m;
+  }
+  return NULL;
+}
+
+/* The content key of a Maildir message; NULL (no error) if it has no
+ * Message-ID or is gone. */
+static char *
+near_content_key (Job *job, const MsMaildirMessage *m, GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  int fd = ms_maildir_open_message (job->ctx->maildir, job->box, m, &local);
+  if (fd < 0) {
+    if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+      return NULL;
+    g_propagate_error (error, g_steal_pointer (&local));
+    return NULL;
+  }
+  guint64 size = 0;
+  g_autofree char *id = NULL;
+  gboolean ok = measure_message (fd, &size, &id, error);
+  close (fd);
+  return ok && id != NULL ? content_key (id, size) : NULL;
+}
+
+/* Settles what an interrupted run left half done: a download whose file
+ * made it into the Maildir, an APPEND that reached the server. */
+static gboolean
+resolve_pending (Job *job, GPtrArray *pending, GError **error)
+{
+  g_autoptr (GHashTable) index = NULL;
+  for (guint i = 0; pending && i < pending->len; i++) {
+    const MsSyncPending *p = g_ptr_array_index (pending, i);
+    const MsMaildirMessage *m = near_by_uid (job, p->near_uid);
+    if (m == NULL)
+      continue; /* never arrived (pull) or gone since (push): plan afresh */
+    if (p->kind == MS_SYNC_PENDING_PULL) {
+      if (!ms_sync_state_file_pair (job->state_file, p->far_uid, p->near_uid, m->flags, error))
+        return FALSE;
+      continue;
+    }
+    if (index == NULL && (index = index_far (job, p->uidnext, error)) == NULL)
+      return FALSE;
+    g_autoptr (GError) local = NULL;
+    g_autofree char *key = near_content_key (job, m, &local);
+    if (local != NULL) {
+      g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
+    }
+    gpointer far;
+    if (key != NULL && g_hash_table_lookup_extended (index, key, NULL, &far)) {
+      if (!ms_sync_state_file_pair (job->state_file, GPOINTER_TO_UINT (far), p->near_uid, m->flags, error))
+        return FALSE;
+      g_hash_table_remove (index, key);
+    }
+  }
+  return TRUE;
+}
+
+/* The server's UIDVALIDITY changed (mailbox recreated, server migrated):
+ * pair the Maildir's messages again with the server's by Message-ID and
+ * size instead of downloading everything again.  Messages found on neither
+ * side keep their files; unmatched server messages are pulled as new. */
+static gboolean
+repair_uidvalidity (Job *job, MsSyncState *state, GError **error)
+{
+  g_message ("%s: server UIDVALIDITY changed (%u -> %u); pairing messages again by Message-ID and size",
+             job->far_name, state->far_uidvalidity, job->uidvalidity);
+  g_autoptr (GHashTable) index = index_far (job, 1, error);
+  if (index == NULL)
+    return FALSE;
+  g_autoptr (GArray) old = g_array_copy (state->pairs);
+  for (guint i = 0; i < old->len; i++) {
+    const MsSyncPair *pair = &g_array_index (old, MsSyncPair, i);
+    if (!ms_sync_state_file_unpair (job->state_file, pair->far_uid, pair->near_uid, error))
+      return FALSE;
+    const MsMaildirMessage *m = pair->near_uid ? near_by_uid (job, pair->near_uid) : NULL;
+    if (m == NULL)
+      continue;
+    g_autofree char *key = near_content_key (job, m, error);
+    if (key == NULL && error && *error)
+      return FALSE;
+    gpointer far;
+    if (key != NULL && g_hash_table_lookup_extended (index, key, NULL, &far)) {
+      if (!ms_sync_state_file_pair (job->state_file, GPOINTER_TO_UINT (far), pair->near_uid, pair->flags, error))
+        return FALSE;
+      g_hash_table_remove (index, key);
+    }
+  }
+  state->far_uidvalidity = job->uidvalidity;
+  state->max_pulled = 0;
+  state->far_highestmodseq = 0;
+  state->far_uidnext = 0;
+  state->far_messages = 0;
+  return TRUE;
+}
+
+/* --- one mailbox --------------------------------------------------------------------- */
+
+/* mbsync's state file name: in the folder for "SyncState *", else the
+ * prefix followed by ":FARSTORE:FARBOX_:NEARSTORE:NEARBOX" with '/' as '!'. */
+static char *
+state_path (const MsSyncContext *ctx, const char *folder, const char *far_box, const char *box)
+{
+  if (ctx->state_path_prefix == NULL)
+    return g_build_filename (folder, ".mbsyncstate", NULL);
+  g_autofree char *f = g_strdup (far_box), *n = g_strdup (box);
+  g_strdelimit (f, "/", '!');
+  g_strdelimit (n, "/", '!');
+  return g_strdup_printf ("%s:%s:%s_:%s:%s", ctx->state_path_prefix, ctx->far_store_name, f,
+                          ctx->near_store_name, n);
+}
+
+static void
+job_clear (Job *job)
+{
+  g_free (job->far_name);
+  g_free (job->far_quoted);
+  g_clear_pointer (&job->scan, ms_maildir_scan_free);
+  g_clear_pointer (&job->state_file, ms_sync_state_file_close);
+  g_clear_pointer (&job->listing.messages, g_array_unref);
+  g_clear_pointer (&job->listing.vanished, g_array_unref);
+  g_clear_pointer (&job->pull_near_uid, g_hash_table_unref);
+  g_clear_pointer (&job->pull_flags, g_hash_table_unref);
+  if (job->delivery != NULL)
+    ms_maildir_delivery_abort (g_steal_pointer (&job->delivery));
+  g_clear_error (&job->deferred);
+}
+
+/* Makes sure the Maildir folder exists, refusing where a missing folder
+ * more likely means a lost disk than a wish to delete. */
+static gboolean
+prepare_folder (Job *job, const char *folder, gboolean had_state, GError **error)
+{
+  const MsMaildirStore *store = job->ctx->maildir;
+  if (store->root != NULL && !g_file_test (store->root, G_FILE_TEST_IS_DIR)) {
+    g_set_error (error, MS_ERROR, MS_ERROR_FAILED,
+                 "the Maildir root %s is missing; refusing to sync (every message would look deleted)",
+                 store->root);
+    return FALSE;
+  }
+  g_autofree char *cur = g_build_filename (folder, "cur", NULL);
+  if (g_file_test (cur, G_FILE_TEST_IS_DIR))
+    return TRUE;
+  if (had_state) {
+    g_set_error (error, MS_ERROR, MS_ERROR_FAILED,
+                 "the Maildir folder %s was synced before and is gone now; refusing to sync it", folder);
+    return FALSE;
+  }
+  if (!job->ctx->create_near) {
+    g_set_error (error, MS_ERROR, MS_ERROR_FAILED,
+                 "the Maildir folder %s does not exist and Create does not include Near", folder);
+    return FALSE;
+  }
+  return ms_maildir_create (store, job->box, error);
+}
+
+static gboolean
+scan_folder (Job *job, MsSyncState *state, GError **error)
+{
+  const MsMaildirStore *store = job->ctx->maildir;
+  guint32 validity = 0, max_uid = 0;
+  if (!ms_maildir_read_uidvalidity (store, job->box, &validity, &max_uid, error))
+    return FALSE;
+  if (validity == 0) {
+    validity = state->near_uidvalidity ? state->near_uidvalidity : (guint32) (g_get_real_time () / G_USEC_PER_SEC);
+    ms_sync_step ();
+    if (!ms_maildir_write_uidvalidity (store, job->box, validity, MAX (max_uid, state->max_pushed), error))
+      return FALSE;
+  }
+  g_autoptr (GPtrArray) duplicates = NULL;
+  job->scan = ms_maildir_scan (store, job->box, &duplicates, error);
+  if (job->scan == NULL)
+    return FALSE;
+  for (guint i = 0; i < duplicates->len; i++)
+    g_message ("%s: %s has a UID another message holds; it is treated as new", job->box,
+               (const char *) g_ptr_array_index (duplicates, i));
+  if (state->near_uidvalidity != 0 && state->near_uidvalidity != job->scan->uidvalidity) {
+    g_set_error (error, MS_ERROR, MS_ERROR_FAILED,
+                 "the UIDVALIDITY of Maildir folder %s changed (%u -> %u); refusing to sync it",
+                 job->scan->path, state->near_uidvalidity, job->scan->uidvalidity);
+    return FALSE;
+  }
+  state->near_uidvalidity = job->scan->uidvalidity;
+  return TRUE;
+}
+
+static gboolean
+sync_box (Job *job, GError **error)
+{
+  MsSyncContext *ctx = job->ctx;
+  char delim = ms_imap_client_delimiter (ctx->imap, error);
+  if (error && *error)
+    return FALSE;
+  job->far_name = ms_sync_far_name (ctx, delim, job->box, error);
+  if (job->far_name == NULL)
+    return FALSE;
+  job->far_quoted = ms_imap_quote (job->far_name);
+  g_autofree char *folder = ms_maildir_folder_path (ctx->maildir, job->box, error);
+  if (folder == NULL)
+    return FALSE;
+  g_autofree char *far_box = g_strdup (job->box);
+  g_autofree char *spath = state_path (ctx, folder, far_box, job->box);
+
+  g_autoptr (GPtrArray) pending = NULL;
+  gboolean had_state = ctx->state_path_prefix != NULL && g_file_test (spath, G_FILE_TEST_EXISTS);
+  if (!prepare_folder (job, folder, had_state, error))
+    return FALSE;
+  job->state_file = ms_sync_state_file_open (spath, ctx->fsync, &pending, error);
+  if (job->state_file == NULL)
+    return FALSE;
+  MsSyncState *state = ms_sync_state_file_state (job->state_file);
+  if (!scan_folder (job, state, error) || !select_box (job, error))
+    return FALSE;
+  if (state->far_uidvalidity != 0 && state->far_uidvalidity != job->uidvalidity) {
+    if (!repair_uidvalidity (job, state, error))
+      return FALSE;
+  }
+  state->far_uidvalidity = job->uidvalidity;
+  if (!resolve_pending (job, pending, error))
+    return FALSE;
+
+  job->counts->far_unchanged = list_far (job, state, error);
+  if (error && *error)
+    return FALSE;
+  g_autoptr (MsSyncPlan) plan = ms_sync_plan_make (&job->listing, job->scan, state, &ctx->policy, error);
+  if (plan == NULL)
+    return FALSE;
+  if (!do_pulls (job, plan, error) || !do_pushes (job, plan, error) || !store_far_flags (job, plan, error)
+      || !apply_rest (job, plan, error))
+    return FALSE;
+
+  for (guint i = 0; i < plan->actions->len; i++) {
+    const MsSyncAction *a = &g_array_index (plan->actions, MsSyncAction, i);
+    if (a->kind == MS_ACTION_PULL)
+      state->max_pulled = MAX (state->max_pulled, a->far_uid);
+    else if (a->kind == MS_ACTION_PUSH)
+      state->max_pushed = MAX (state->max_pushed, a->near_uid);
+  }
+  /* Pulled messages got Maildir UIDs that are theirs, not new ones. */
+  state->max_pushed = MAX (state->max_pushed, job->scan->max_uid);
+  /* What SELECT saw, before our own changes: the next run lists from there,
+   * so no change by anyone else in between can be missed. */
+  state->far_highestmodseq = job->highestmodseq;
+  state->far_uidnext = job->uidnext;
+  state->far_messages = job->exists;
+  ms_sync_step ();
+  return ms_sync_state_file_commit (job->state_file, error);
+}
+
+gboolean
+ms_sync_box (MsSyncContext *ctx, const char *box, MsSyncCounts *counts, GError **error)
+{
+  memset (counts, 0, sizeof *counts);
+  Job job = { .ctx = ctx, .box = box, .counts = counts };
+  job.pull_near_uid = g_hash_table_new (NULL, NULL);
+  job.pull_flags = g_hash_table_new (NULL, NULL);
+  gboolean ok = sync_box (&job, error);
+  if (!ok)
+    g_prefix_error (error, "%s: ", box);
+  job_clear (&job);
+  return ok;
+}
+
+/* --- listing mailboxes ------------------------------------------------------------- */
+
+typedef struct {
+  const MsSyncContext *ctx;
+  char delim;
+  GPtrArray *names;
+} BoxList;
+
+static void
+on_list (const MsImapResponse *r, gpointer data)
+{
+  BoxList *bl = data;
+  const char *kw = ms_imap_response_get_keyword (r);
+  if (kw == NULL || !g_str_equal (kw, "LIST"))
+    return;
+  const MsImapValue *d = ms_imap_response_get_data (r);
+  if (ms_imap_value_get_n_items (d) < 3)
+    return;
+  const MsImapValue *attrs = ms_imap_value_get_item (d, 0);
+  for (guint i = 0; i < ms_imap_value_get_n_items (attrs); i++) {
+    const MsImapValue *a = ms_imap_value_get_item (attrs, i);
+    if (ms_imap_value_is_atom (a, "\\Noselect") || ms_imap_value_is_atom (a, "\\NonExistent"))
+      return;
+  }
+  gsize len = 0;
+  const char *name = ms_imap_value_get_bytes (ms_imap_value_get_item (d, 2), &len);
+  if (name == NULL || memchr (name, '\0', len) != NULL)
+    return;
+  g_autofree char *far = g_strndup (name, len);
+  g_autoptr (GError) error = NULL;
+  char *box = ms_sync_box_from_far (bl->ctx, bl->delim, far, &error);
+  if (box == NULL) {
+    if (error != NULL)
+      g_message ("server mailbox \"%s\" left out: %s", far, error->message);
+    return;
+  }
+  g_ptr_array_add (bl->names, box);
+}
+
+static gint
+box_cmp (gconstpointer a, gconstpointer b)
+{
+  const char *x = *(const char *const *) a, *y = *(const char *const *) b;
+  gboolean xi = g_str_equal (x, "INBOX"), yi = g_str_equal (y, "INBOX");
+  if (xi || yi)
+    return yi - xi;
+  return strcmp (x, y);
+}
+
+GPtrArray *
+ms_sync_list_boxes (MsSyncContext *ctx, GError **error)
+{
+  char delim = ms_imap_client_delimiter (ctx->imap, error);
+  if (error && *error)
+    return NULL;
+  BoxList bl = { ctx, delim, g_ptr_array_new_with_free_func (g_free) };
+  g_autofree char *pattern = NULL;
+  {
+    g_autofree char *utf7 = ms_imap_utf7_encode (ctx->far_prefix ? ctx->far_prefix : "", -1, error);
+    if (utf7 == NULL) {
+      g_ptr_array_unref (bl.names);
+      return NULL;
+    }
+    g_autofree char *with_star = g_strconcat (utf7, "*", NULL);
+    pattern = ms_imap_quote (with_star);
+  }
+  g_autoptr (MsImapResponse) r = ms_imap_client_run (ctx->imap, on_list, &bl, error, "LIST \"\" %s", pattern);
+  g_autoptr (MsImapResponse) ri = r ? ms_imap_client_run (ctx->imap, on_list, &bl, error, "LIST \"\" INBOX") : NULL;
+  if (ri == NULL) {
+    g_ptr_array_unref (bl.names);
+    return NULL;
+  }
+  g_autoptr (GPtrArray) local = ms_maildir_list (ctx->maildir, error);
+  if (local == NULL) {
+    g_ptr_array_unref (bl.names);
+    return NULL;
+  }
+  for (guint i = 0; i < local->len; i++)
+    g_ptr_array_add (bl.names, g_strdup (g_ptr_array_index (local, i)));
+  g_ptr_array_sort (bl.names, box_cmp);
+  /* Deduplicate the sorted list. */
+  GPtrArray *out = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < bl.names->len; i++) {
+    const char *n = g_ptr_array_index (bl.names, i);
+    if (out->len == 0 || !g_str_equal (g_ptr_array_index (out, out->len - 1), n))
+      g_ptr_array_add (out, g_strdup (n));
+  }
+  g_ptr_array_unref (bl.names);
+  return out;
+}

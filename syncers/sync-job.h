@@ -1,0 +1,58 @@
+/* sync-job.h — synchronising one mailbox pair: gather both listings, plan,
+ * carry the plan out with the journal, commit the state.
+ *
+ * Runs on sync_imap's connection thread with a connected MsImapClient; it
+ * blocks that thread (with the transport's deadlines), never a main loop.
+ *
+ * Steps for one box:
+ *   1. lock and load the state, replaying a journal left by a crash, and
+ *      resolve what the journal left pending (a pulled file already in the
+ *      Maildir; an APPEND that reached the server);
+ *   2. SELECT the server mailbox; if UIDVALIDITY, UIDNEXT, MESSAGES and
+ *      HIGHESTMODSEQ are all as the last run left them, the server side is
+ *      unchanged and costs nothing more; else list it — only what changed
+ *      since the last HIGHESTMODSEQ when QRESYNC is on, all of it otherwise;
+ *   3. scan the Maildir folder;
+ *   4. plan (sync-plan.c) and execute: pulls in one UID FETCH whose bodies
+ *      stream into tmp/ files, pushes as pipelined APPENDs, flag changes as
+ *      grouped UID STOREs, Maildir renames and unlinks;
+ *   5. commit the state by rename and drop the journal.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "imap-client.h"
+#include "maildir.h"
+#include "sync-plan.h"
+
+typedef struct {
+  MsImapClient *imap;            /* connected; borrowed */
+  const MsMaildirStore *maildir; /* borrowed */
+  const char *far_prefix;        /* IMAPStore Path ("" for none) */
+  const char *state_path_prefix; /* NULL: the state lives in the folder as .mbsyncstate;
+                                  * else the state file is prefix + mangled names */
+  const char *far_store_name, *near_store_name;
+  MsSyncPolicy policy;
+  gboolean create_far, create_near; /* mbsync Create */
+  gboolean fsync;
+} MsSyncContext;
+
+typedef struct {
+  guint pulled, pushed;
+  guint flags_far, flags_near;
+  guint removed_near, expunged_far;
+  gboolean far_unchanged;  /* the server side was skipped by its fingerprint */
+} MsSyncCounts;
+
+/* The IMAP name of a canonical mailbox name: "INBOX" stays, others get the
+ * store's Path prefix and the server's hierarchy delimiter, in modified
+ * UTF-7. (transfer full) */
+char *ms_sync_far_name (const MsSyncContext *ctx, char delim, const char *box, GError **error);
+/* The reverse, for LIST results; NULL if outside the prefix. (transfer full) */
+char *ms_sync_box_from_far (const MsSyncContext *ctx, char delim, const char *far_name, GError **error);
+
+/* Lists the canonical names on both sides (sorted, deduplicated). */
+GPtrArray *ms_sync_list_boxes (MsSyncContext *ctx, GError **error);
+
+gboolean ms_sync_box (MsSyncContext *ctx, const char *box, MsSyncCounts *counts, GError **error);
