@@ -1,15 +1,32 @@
-/* sync-state.c — see sync-state.h for the formats and the recovery rules. */
+/* sync-state.c — see sync-state.h for the formats and the recovery rules.
+ *
+ * Parsing is strict where a wrong reading would cost mail (a state that
+ * silently reads as "no pairs" makes the next run copy everything again) and
+ * as lenient as mbsync's sscanf where that is harmless (runs of blanks
+ * between fields).  Lines are looked at in place, never copied whole, so a
+ * state near MS_SYNC_STATE_MAX_BYTES costs little beyond the pairs array.
+ */
 #include "sync-state.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <gio/gio.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ms-error.h"
+
+/* mbsync unlinks STATE.lock when it finishes, so the file we opened may be
+ * gone by the time we hold its lock; each such finish replaces the file at
+ * most once, so a few attempts suffice unless something replaces it in a
+ * loop. */
+#define LOCK_ATTEMPTS 8
+
+/* Error messages quote at most this much of a bad line: enough to see what
+ * is wrong, never megabytes of a corrupt file. */
+#define QUOTE_MAX 80
 
 /* --- the test knob ------------------------------------------------------- */
 
@@ -60,28 +77,38 @@ pair_cmp (gconstpointer a, gconstpointer b)
   return x->near_uid < y->near_uid ? -1 : x->near_uid > y->near_uid;
 }
 
-MsSyncPair *
-ms_sync_state_find_far (MsSyncState *s, guint32 far_uid)
+/* The index of the first pair not below (far_uid, near_uid). */
+static guint
+lower_bound (const MsSyncState *s, guint32 far_uid, guint32 near_uid)
 {
-  if (far_uid == 0)
-    return NULL;
+  MsSyncPair key = { far_uid, near_uid };
   guint lo = 0, hi = s->pairs->len;
   while (lo < hi) {
-    guint mid = (lo + hi) / 2;
-    MsSyncPair *p = &g_array_index (s->pairs, MsSyncPair, mid);
-    if (p->far_uid < far_uid)
+    guint mid = lo + (hi - lo) / 2;
+    if (pair_cmp (&g_array_index (s->pairs, MsSyncPair, mid), &key) < 0)
       lo = mid + 1;
     else
       hi = mid;
   }
-  if (lo < s->pairs->len && g_array_index (s->pairs, MsSyncPair, lo).far_uid == far_uid)
-    return &g_array_index (s->pairs, MsSyncPair, lo);
+  return lo;
+}
+
+MsSyncPair *
+ms_sync_state_find_far (MsSyncState *s, guint32 far_uid)
+{
+  g_return_val_if_fail (s != NULL, NULL);
+  if (far_uid == 0)
+    return NULL;
+  guint i = lower_bound (s, far_uid, 0);
+  if (i < s->pairs->len && g_array_index (s->pairs, MsSyncPair, i).far_uid == far_uid)
+    return &g_array_index (s->pairs, MsSyncPair, i);
   return NULL;
 }
 
 MsSyncPair *
 ms_sync_state_find_near (MsSyncState *s, guint32 near_uid)
 {
+  g_return_val_if_fail (s != NULL, NULL);
   if (near_uid == 0)
     return NULL;
   for (guint i = 0; i < s->pairs->len; i++)
@@ -93,145 +120,371 @@ ms_sync_state_find_near (MsSyncState *s, guint32 near_uid)
 void
 ms_sync_state_add_pair (MsSyncState *s, guint32 far_uid, guint32 near_uid, MsFlags flags)
 {
-  MsSyncPair pair = { far_uid, near_uid, flags };
-  guint lo = 0, hi = s->pairs->len;
-  while (lo < hi) {
-    guint mid = (lo + hi) / 2;
-    if (pair_cmp (&g_array_index (s->pairs, MsSyncPair, mid), &pair) < 0)
-      lo = mid + 1;
-    else
-      hi = mid;
+  g_return_if_fail (s != NULL);
+  guint i = lower_bound (s, far_uid, near_uid);
+  if (i < s->pairs->len) {
+    MsSyncPair *p = &g_array_index (s->pairs, MsSyncPair, i);
+    if (p->far_uid == far_uid && p->near_uid == near_uid) {
+      p->flags = flags;
+      return;
+    }
   }
-  if (lo < s->pairs->len && pair_cmp (&g_array_index (s->pairs, MsSyncPair, lo), &pair) == 0) {
-    g_array_index (s->pairs, MsSyncPair, lo).flags = flags;
-  } else {
-    g_array_insert_val (s->pairs, lo, pair);
+
+  /* Drop the pairs this one replaces, keeping the first one's status.  The
+   * far UID is found by binary search; the near UID only needs a scan when
+   * there is no far UID (a pair losing its server side), which is rare. */
+  MsSyncPair pair = { far_uid, near_uid, flags, 0 };
+  gboolean inherited = FALSE;
+  if (far_uid != 0) {
+    guint j = lower_bound (s, far_uid, 0);
+    while (j < s->pairs->len && g_array_index (s->pairs, MsSyncPair, j).far_uid == far_uid) {
+      if (!inherited)
+        pair.status = g_array_index (s->pairs, MsSyncPair, j).status, inherited = TRUE;
+      g_array_remove_index (s->pairs, j);
+    }
+  } else if (near_uid != 0) {
+    for (guint j = s->pairs->len; j-- > 0;) {
+      const MsSyncPair *p = &g_array_index (s->pairs, MsSyncPair, j);
+      if (p->near_uid != near_uid)
+        continue;
+      if (!inherited)
+        pair.status = p->status, inherited = TRUE;
+      g_array_remove_index (s->pairs, j);
+    }
   }
+  g_array_insert_val (s->pairs, lower_bound (s, far_uid, near_uid), pair);
   /* max_pulled / max_pushed are not touched: a pushed message's new server
    * UID says nothing about server messages below it that we have not seen.
-   * The sync job raises them to what its listings covered. */
+   * The sync job raises them from the plan once its copies are done. */
 }
 
 void
 ms_sync_state_remove_pair (MsSyncState *s, guint32 far_uid, guint32 near_uid)
 {
-  for (guint i = 0; i < s->pairs->len; i++) {
-    MsSyncPair *p = &g_array_index (s->pairs, MsSyncPair, i);
-    if (p->far_uid == far_uid && p->near_uid == near_uid) {
+  g_return_if_fail (s != NULL);
+  guint i = lower_bound (s, far_uid, near_uid);
+  if (i < s->pairs->len) {
+    const MsSyncPair *p = &g_array_index (s->pairs, MsSyncPair, i);
+    if (p->far_uid == far_uid && p->near_uid == near_uid)
       g_array_remove_index (s->pairs, i);
-      return;
-    }
   }
 }
 
+/* --- lexing ----------------------------------------------------------------- */
+
+/* A line of the text, in place. */
+typedef struct {
+  const char *p;
+  gsize len;
+} Line;
+
+/* Splits text into lines (without '\n'); a last line without '\n' is
+ * reported through `torn` (its length; 0: none) and not returned. */
+static GArray *
+split_lines (const char *text, gsize len, gsize *torn)
+{
+  GArray *lines = g_array_new (FALSE, FALSE, sizeof (Line));
+  gsize start = 0;
+  for (;;) {
+    const char *nl = len > start ? memchr (text + start, '\n', len - start) : NULL;
+    if (nl == NULL)
+      break;
+    Line l = { text + start, (gsize) (nl - (text + start)) };
+    g_array_append_val (lines, l);
+    start = (gsize) (nl - text) + 1;
+  }
+  *torn = len - start;
+  return lines;
+}
+
+/* Splits a line into at most `max` fields separated by runs of blanks (as
+ * mbsync's sscanf reads them); returns the number of fields, or max + 1 if
+ * there are more. */
+static guint
+split_fields (Line line, Line *fields, guint max)
+{
+  guint n = 0;
+  gsize i = 0;
+  while (i < line.len) {
+    while (i < line.len && (line.p[i] == ' ' || line.p[i] == '\t'))
+      i++;
+    if (i == line.len)
+      break;
+    gsize start = i;
+    while (i < line.len && line.p[i] != ' ' && line.p[i] != '\t')
+      i++;
+    if (n == max)
+      return max + 1;
+    fields[n++] = (Line) { line.p + start, i - start };
+  }
+  return n;
+}
+
 static gboolean
-parse_u32 (const char *s, guint32 *out)
+field_is (Line f, const char *word)
+{
+  return f.len == strlen (word) && memcmp (f.p, word, f.len) == 0;
+}
+
+static gboolean
+parse_u64 (Line f, guint64 max, guint64 *out)
+{
+  if (f.len == 0 || f.len > 20)
+    return FALSE;
+  guint64 v = 0;
+  for (gsize i = 0; i < f.len; i++) {
+    if (!g_ascii_isdigit (f.p[i]))
+      return FALSE;
+    guint d = (guint) (f.p[i] - '0');
+    if (v > (max - d) / 10)
+      return FALSE;
+    v = v * 10 + d;
+  }
+  *out = v;
+  return TRUE;
+}
+
+static gboolean
+parse_u32 (Line f, guint32 *out)
 {
   guint64 v;
-  if (!g_ascii_string_to_unsigned (s, 10, 0, G_MAXUINT32, &v, NULL))
+  if (!parse_u64 (f, G_MAXUINT32, &v))
     return FALSE;
   *out = (guint32) v;
   return TRUE;
 }
 
-/* Splits text into lines (without '\n'); a last line without '\n' is
- * returned only when `keep_torn`. */
-static GPtrArray *
-split_lines (const char *text, gsize len, gboolean keep_torn)
+/* Flag letters only (DFPRST, any order, possibly none). */
+static gboolean
+parse_flags (const char *p, gsize len, MsFlags *out)
 {
-  GPtrArray *lines = g_ptr_array_new_with_free_func (g_free);
-  gsize start = 0;
-  for (gsize i = 0; i < len; i++) {
-    if (text[i] == '\n') {
-      g_ptr_array_add (lines, g_strndup (text + start, i - start));
+  for (gsize i = 0; i < len; i++)
+    if (p[i] == '\0' || strchr ("DFPRST", p[i]) == NULL)
+      return FALSE;
+  *out = ms_flags_from_letters (p, len);
+  return TRUE;
+}
+
+/* The start of a line, printable, for an error message. (transfer full) */
+static char *
+quote_line (Line l)
+{
+  g_autofree char *head = g_strndup (l.p, MIN (l.len, QUOTE_MAX));
+  g_autofree char *esc = g_strescape (head, NULL);
+  return g_strconcat ("\"", esc, l.len > QUOTE_MAX ? "\"..." : "\"", NULL);
+}
+
+static void
+set_line_error (GError **error, const char *filename, guint line_no, const char *what, Line l)
+{
+  g_autofree char *q = quote_line (l);
+  g_set_error (error, MS_ERROR, MS_ERROR_PROTOCOL, "%s:%u: %s %s", filename, line_no, what, q);
+}
+
+/* --- the state file ---------------------------------------------------------- */
+
+/* The pre-1.1 header: "FARVAL:MAXPULLED NEARVAL:MAXEXPIRED:MAXPUSHED". */
+static gboolean
+parse_legacy_header (Line line, MsSyncState *s)
+{
+  Line f[2], part[3];
+  if (split_fields (line, f, 2) != 2)
+    return FALSE;
+  guint n1 = 0, n2 = 0;
+  for (gsize i = 0, start = 0; i <= f[0].len; i++) {
+    if (i == f[0].len || f[0].p[i] == ':') {
+      if (n1 == 2)
+        return FALSE;
+      part[n1++] = (Line) { f[0].p + start, i - start };
       start = i + 1;
     }
   }
-  if (start < len && keep_torn)
-    g_ptr_array_add (lines, g_strndup (text + start, len - start));
-  return lines;
+  if (n1 != 2 || !parse_u32 (part[0], &s->far_uidvalidity) || !parse_u32 (part[1], &s->max_pulled))
+    return FALSE;
+  for (gsize i = 0, start = 0; i <= f[1].len; i++) {
+    if (i == f[1].len || f[1].p[i] == ':') {
+      if (n2 == 3)
+        return FALSE;
+      part[n2++] = (Line) { f[1].p + start, i - start };
+      start = i + 1;
+    }
+  }
+  guint32 max_expired_near;
+  if (n2 != 3 || !parse_u32 (part[0], &s->near_uidvalidity) || !parse_u32 (part[1], &max_expired_near)
+      || !parse_u32 (part[2], &s->max_pushed))
+    return FALSE;
+  /* mbsync 1.4 turns this into its far-side expiry bound; keeping the old
+   * key lets it do so when it reads our file. */
+  if (max_expired_near != 0)
+    g_ptr_array_add (s->extra_header, g_strdup_printf ("MaxExpiredSlaveUid %u", max_expired_near));
+  return TRUE;
+}
+
+/* One "KEY NUMBER" header line. */
+static gboolean
+parse_header_line (Line line, MsSyncState *s)
+{
+  Line f[2];
+  guint32 value;
+  if (split_fields (line, f, 2) != 2 || !parse_u32 (f[1], &value) || !g_ascii_isalpha (f[0].p[0]))
+    return FALSE;
+  for (gsize i = 0; i < f[0].len; i++)
+    if (!g_ascii_isalnum (f[0].p[i]))
+      return FALSE;
+  if (field_is (f[0], "FarUidValidity") || field_is (f[0], "MasterUidValidity"))
+    s->far_uidvalidity = value;
+  else if (field_is (f[0], "NearUidValidity") || field_is (f[0], "SlaveUidValidity"))
+    s->near_uidvalidity = value;
+  else if (field_is (f[0], "MaxPulledUid"))
+    s->max_pulled = value;
+  else if (field_is (f[0], "MaxPushedUid"))
+    s->max_pushed = value;
+  else if (field_is (f[0], "MaxExpiredMasterUid"))
+    g_ptr_array_add (s->extra_header, g_strdup_printf ("MaxExpiredFarUid %u", value));
+  else
+    g_ptr_array_add (s->extra_header, g_strdup_printf ("%.*s %u", (int) f[0].len, f[0].p, value));
+  return TRUE;
+}
+
+/* One "FAR NEAR [MARKERS FLAGS]" line. */
+static gboolean
+parse_pair_line (Line line, MsSyncPair *pair)
+{
+  Line f[3];
+  guint n = split_fields (line, f, 3);
+  if (n < 2 || n > 3)
+    return FALSE;
+  *pair = (MsSyncPair) { 0 };
+  guint32 *uids[2] = { &pair->far_uid, &pair->near_uid };
+  gboolean never_copied = FALSE;
+  for (int i = 0; i < 2; i++) {
+    if (field_is (f[i], "-1"))
+      never_copied = TRUE; /* pre-1.3: that side never got the message */
+    else if (!parse_u32 (f[i], uids[i]))
+      return FALSE;
+  }
+  const char *p = n == 3 ? f[2].p : "", *end = n == 3 ? f[2].p + f[2].len : p;
+  if (p < end && (*p == '<' || *p == '>'))
+    pair->status |= *p++ == '<' ? MS_SYNC_PAIR_PLACEHOLDER_FAR : MS_SYNC_PAIR_PLACEHOLDER_NEAR;
+  if (p < end && *p == '^')
+    pair->status |= MS_SYNC_PAIR_SKIPPED, p++;
+  else if (p < end && (*p == '~' || *p == 'X'))
+    pair->status |= MS_SYNC_PAIR_EXPIRED, p++;
+  /* mbsync writes one of '^' and '~'; the old UID -1 is its '^'. */
+  if (never_copied && !(pair->status & MS_SYNC_PAIR_EXPIRED))
+    pair->status |= MS_SYNC_PAIR_SKIPPED;
+  return parse_flags (p, (gsize) (end - p), &pair->flags);
+}
+
+static void
+parse_sidecar (MsSyncState *s, const char *text, gsize len)
+{
+  if (text == NULL || len > MS_SYNC_SIDECAR_MAX_BYTES || memchr (text, '\0', len) != NULL)
+    return;
+  gsize torn;
+  g_autoptr (GArray) lines = split_lines (text, len, &torn);
+  guint64 validity = 0, modseq = 0, uidnext = 0, messages = 0;
+  for (guint i = 0; i < lines->len; i++) {
+    Line f[2];
+    guint64 v;
+    if (split_fields (g_array_index (lines, Line, i), f, 2) != 2 || !parse_u64 (f[1], G_MAXUINT64, &v))
+      return;
+    if (field_is (f[0], "UidValidity") && v <= G_MAXUINT32)
+      validity = v;
+    else if (field_is (f[0], "HighestModSeq"))
+      modseq = v;
+    else if (field_is (f[0], "UidNext") && v <= G_MAXUINT32)
+      uidnext = v;
+    else if (field_is (f[0], "Messages") && v <= G_MAXUINT32)
+      messages = v;
+  }
+  /* The sidecar is an optimisation: one that is not about this mailbox
+   * incarnation just means "unknown". */
+  if (validity == 0 || validity != s->far_uidvalidity)
+    return;
+  s->far_highestmodseq = modseq;
+  s->far_uidnext = (guint32) uidnext;
+  s->far_messages = (guint32) messages;
 }
 
 MsSyncState *
 ms_sync_state_parse (const char *filename, const char *text, gsize len, const char *sidecar,
                      gsize sidecar_len, GError **error)
 {
-  g_autoptr (MsSyncState) s = ms_sync_state_new ();
-  g_autoptr (GPtrArray) lines = split_lines (text, len, TRUE);
-  guint i = 0;
+  g_return_val_if_fail (filename != NULL && (text != NULL || len == 0), NULL);
 
   if (len > MS_SYNC_STATE_MAX_BYTES) {
     g_set_error (error, MS_ERROR, MS_ERROR_LIMIT, "%s: larger than %d bytes", filename,
                  MS_SYNC_STATE_MAX_BYTES);
     return NULL;
   }
-  for (; i < lines->len; i++) {
-    const char *line = g_ptr_array_index (lines, i);
-    if (*line == '\0') {
-      i++;
-      break;
-    }
-    g_auto (GStrv) kv = g_strsplit (line, " ", 2);
-    guint32 *field = NULL;
-    if (g_str_equal (kv[0], "FarUidValidity") || g_str_equal (kv[0], "MasterUidValidity"))
-      field = &s->far_uidvalidity;
-    else if (g_str_equal (kv[0], "NearUidValidity") || g_str_equal (kv[0], "SlaveUidValidity"))
-      field = &s->near_uidvalidity;
-    else if (g_str_equal (kv[0], "MaxPulledUid"))
-      field = &s->max_pulled;
-    else if (g_str_equal (kv[0], "MaxPushedUid"))
-      field = &s->max_pushed;
-    if (field == NULL) {
-      g_ptr_array_add (s->extra_header, g_strdup (line));
-      continue;
-    }
-    if (kv[1] == NULL || !parse_u32 (kv[1], field)) {
-      g_set_error (error, MS_ERROR, MS_ERROR_PROTOCOL, "%s:%u: bad header line \"%s\"", filename, i + 1, line);
-      return NULL;
-    }
+  const char *nul = len > 0 ? memchr (text, '\0', len) : NULL;
+  if (nul != NULL) {
+    guint line_no = 1;
+    for (const char *p = text; p < nul; p++)
+      line_no += *p == '\n';
+    g_set_error (error, MS_ERROR, MS_ERROR_PROTOCOL, "%s:%u: NUL byte", filename, line_no);
+    return NULL;
   }
-  for (; i < lines->len; i++) {
-    const char *line = g_ptr_array_index (lines, i);
-    if (*line == '\0')
-      continue;
-    g_auto (GStrv) f = g_strsplit (line, " ", 3);
-    MsSyncPair pair = { 0 };
-    if (f[0] == NULL || f[1] == NULL || !parse_u32 (f[0], &pair.far_uid) || !parse_u32 (f[1], &pair.near_uid)) {
-      g_set_error (error, MS_ERROR, MS_ERROR_PROTOCOL, "%s:%u: bad entry \"%s\"", filename, i + 1, line);
-      return NULL;
-    }
-    const char *flags = f[2] ? f[2] : "";
-    /* mbsync markers (<, >, ^, ~) precede the flags: placeholders and
-     * expired entries, which we treat as plain pairs. */
-    while (*flags && strchr ("<>^~", *flags))
-      flags++;
-    pair.flags = ms_flags_from_letters (flags, strlen (flags));
-    g_array_append_val (s->pairs, pair);
-  }
-  g_array_sort (s->pairs, pair_cmp);
 
-  if (sidecar != NULL) {
-    g_autoptr (GPtrArray) sl = split_lines (sidecar, sidecar_len, TRUE);
-    for (guint j = 0; j < sl->len; j++) {
-      g_auto (GStrv) kv = g_strsplit (g_ptr_array_index (sl, j), " ", 2);
-      if (kv[0] == NULL || kv[1] == NULL)
-        continue;
-      /* The sidecar is an optimisation: a bad value just means "unknown". */
-      if (g_str_equal (kv[0], "HighestModSeq"))
-        s->far_highestmodseq = g_ascii_strtoull (kv[1], NULL, 10);
-      else if (g_str_equal (kv[0], "UidNext"))
-        parse_u32 (kv[1], &s->far_uidnext);
-      else if (g_str_equal (kv[0], "Messages"))
-        parse_u32 (kv[1], &s->far_messages);
+  g_autoptr (MsSyncState) s = ms_sync_state_new ();
+  gsize torn;
+  g_autoptr (GArray) lines = split_lines (text, len, &torn);
+  if (torn > 0) {
+    g_set_error (error, MS_ERROR, MS_ERROR_PROTOCOL, "%s:%u: incomplete last line (no newline)",
+                 filename, lines->len + 1);
+    return NULL;
+  }
+
+  guint i = 0;
+  gboolean header_done = FALSE;
+  if (lines->len > 0 && g_ascii_isdigit (g_array_index (lines, Line, 0).p[0])) {
+    /* pre-1.1: the one header line, then the pairs at once */
+    if (!parse_legacy_header (g_array_index (lines, Line, 0), s)) {
+      set_line_error (error, filename, 1, "bad header line", g_array_index (lines, Line, 0));
+      return NULL;
+    }
+    i = 1;
+    header_done = TRUE;
+  }
+  for (; !header_done && i < lines->len; i++) {
+    Line line = g_array_index (lines, Line, i);
+    if (line.len == 0) {
+      header_done = TRUE;
+    } else if (!parse_header_line (line, s)) {
+      set_line_error (error, filename, i + 1, "bad header line", line);
+      return NULL;
     }
   }
+  if (!header_done) {
+    g_set_error (error, MS_ERROR, MS_ERROR_PROTOCOL, "%s:%u: the header does not end (no blank line)",
+                 filename, lines->len + 1);
+    return NULL;
+  }
+
+  gboolean sorted = TRUE;
+  g_array_set_size (s->pairs, lines->len - i);
+  for (guint k = 0; i < lines->len; i++, k++) {
+    MsSyncPair *pair = &g_array_index (s->pairs, MsSyncPair, k);
+    if (!parse_pair_line (g_array_index (lines, Line, i), pair)) {
+      set_line_error (error, filename, i + 1, "bad entry", g_array_index (lines, Line, i));
+      return NULL;
+    }
+    if (k > 0 && pair_cmp (pair - 1, pair) > 0)
+      sorted = FALSE;
+  }
+  if (!sorted)
+    g_array_sort (s->pairs, pair_cmp);
+
+  parse_sidecar (s, sidecar, sidecar_len);
   return g_steal_pointer (&s);
 }
 
 char *
 ms_sync_state_format (const MsSyncState *s)
 {
-  GString *out = g_string_new (NULL);
+  g_return_val_if_fail (s != NULL, NULL);
+  GString *out = g_string_sized_new (128 + 16 * s->pairs->len);
   g_string_append_printf (out, "FarUidValidity %u\nNearUidValidity %u\nMaxPulledUid %u\nMaxPushedUid %u\n",
                           s->far_uidvalidity, s->near_uidvalidity, s->max_pulled, s->max_pushed);
   for (guint i = 0; i < s->extra_header->len; i++)
@@ -240,7 +493,12 @@ ms_sync_state_format (const MsSyncState *s)
   for (guint i = 0; i < s->pairs->len; i++) {
     const MsSyncPair *p = &g_array_index (s->pairs, MsSyncPair, i);
     g_autofree char *letters = ms_flags_to_letters (p->flags);
-    g_string_append_printf (out, "%u %u %s\n", p->far_uid, p->near_uid, letters);
+    /* mbsync's order: a placeholder mark, then a skip/expiry mark. */
+    const char *dummy = (p->status & MS_SYNC_PAIR_PLACEHOLDER_FAR) ? "<"
+                        : (p->status & MS_SYNC_PAIR_PLACEHOLDER_NEAR) ? ">" : "";
+    const char *mark = (p->status & MS_SYNC_PAIR_SKIPPED) ? "^"
+                       : (p->status & MS_SYNC_PAIR_EXPIRED) ? "~" : "";
+    g_string_append_printf (out, "%u %u %s%s%s\n", p->far_uid, p->near_uid, dummy, mark, letters);
   }
   return g_string_free (out, FALSE);
 }
@@ -248,70 +506,108 @@ ms_sync_state_format (const MsSyncState *s)
 char *
 ms_sync_state_format_sidecar (const MsSyncState *s)
 {
-  return g_strdup_printf ("HighestModSeq %" G_GUINT64_FORMAT "\nUidNext %u\nMessages %u\n",
-                          s->far_highestmodseq, s->far_uidnext, s->far_messages);
+  g_return_val_if_fail (s != NULL, NULL);
+  return g_strdup_printf ("UidValidity %u\nHighestModSeq %" G_GUINT64_FORMAT "\nUidNext %u\nMessages %u\n",
+                          s->far_uidvalidity, s->far_highestmodseq, s->far_uidnext, s->far_messages);
+}
+
+/* --- the journal ---------------------------------------------------------------- */
+
+/* Drops the pending entry a new pair resolves: the pull of that server
+ * message, or the push of that Maildir message. */
+static void
+resolve_pending (GPtrArray *pending, guint32 far_uid, guint32 near_uid)
+{
+  for (guint j = 0; j < pending->len; j++) {
+    const MsSyncPending *p = g_ptr_array_index (pending, j);
+    if ((p->kind == MS_SYNC_PENDING_PULL && p->far_uid == far_uid && p->near_uid == near_uid)
+        || (p->kind == MS_SYNC_PENDING_PUSH && p->near_uid == near_uid)) {
+      g_ptr_array_remove_index (pending, j);
+      return;
+    }
+  }
 }
 
 GPtrArray *
 ms_sync_journal_replay (MsSyncState *s, const char *filename, const char *text, gsize len, GError **error)
 {
-  g_autoptr (GPtrArray) lines = split_lines (text, len, FALSE);
+  g_return_val_if_fail (s != NULL && filename != NULL && (text != NULL || len == 0), NULL);
+
+  if (len > MS_SYNC_JOURNAL_MAX_BYTES) {
+    g_set_error (error, MS_ERROR, MS_ERROR_LIMIT, "%s: larger than %d bytes", filename,
+                 MS_SYNC_JOURNAL_MAX_BYTES);
+    return NULL;
+  }
+  gsize torn;
+  g_autoptr (GArray) lines = split_lines (text, len, &torn);
   g_autoptr (GPtrArray) pending = g_ptr_array_new_with_free_func (g_free);
 
   for (guint i = 0; i < lines->len; i++) {
-    const char *line = g_ptr_array_index (lines, i);
-    g_auto (GStrv) f = g_strsplit (line, " ", 5);
-    guint n = g_strv_length (f);
+    Line line = g_array_index (lines, Line, i);
+    Line f[5];
+    guint n = split_fields (line, f, 5);
     guint32 a = 0, b = 0, c = 0;
-    gboolean ok = n >= 2 && strlen (f[0]) == 1 && parse_u32 (f[1], &a)
-                  && (n < 3 || parse_u32 (f[2], &b) || f[0][0] == '+' || f[0][0] == '=');
+    guint64 size = 0;
+    MsFlags flags = 0;
+    char kind = n > 0 && f[0].len == 1 ? f[0].p[0] : '\0';
+    gboolean ok;
+    if (memchr (line.p, '\0', line.len) != NULL) {
+      ok = FALSE;
+    } else {
+      switch (kind) {
+      case '<':
+      case '-':
+        ok = n == 3 && parse_u32 (f[1], &a) && parse_u32 (f[2], &b);
+        break;
+      case '>':
+        ok = n == 4 && parse_u32 (f[1], &a) && parse_u32 (f[2], &b) && parse_u64 (f[3], G_MAXUINT64, &size);
+        break;
+      case '+':
+      case '=':
+        ok = (n == 3 || n == 4) && parse_u32 (f[1], &a) && parse_u32 (f[2], &b)
+             && (n == 3 || parse_flags (f[3].p, f[3].len, &flags));
+        break;
+      case 'U':
+        ok = n == 2 && parse_u32 (f[1], &c);
+        break;
+      default:
+        if (n > 0 && f[0].len == 1) {
+          set_line_error (error, filename, i + 1, "unknown journal entry", line);
+          return NULL;
+        }
+        ok = FALSE;
+        break;
+      }
+    }
     if (!ok) {
-      g_set_error (error, MS_ERROR, MS_ERROR_PROTOCOL, "%s:%u: bad journal line \"%s\"", filename, i + 1, line);
+      set_line_error (error, filename, i + 1, "bad journal line", line);
       return NULL;
     }
-    switch (f[0][0]) {
-    case '<': {
-      MsSyncPending *p = g_new0 (MsSyncPending, 1);
-      *p = (MsSyncPending) { MS_SYNC_PENDING_PULL, a, b };
+
+    MsSyncPending *p;
+    switch (kind) {
+    case '<':
+      p = g_new0 (MsSyncPending, 1);
+      *p = (MsSyncPending) { .kind = MS_SYNC_PENDING_PULL, .far_uid = a, .near_uid = b };
       g_ptr_array_add (pending, p);
       break;
-    }
-    case '>': {
-      MsSyncPending *p = g_new0 (MsSyncPending, 1);
-      *p = (MsSyncPending) { MS_SYNC_PENDING_PUSH, 0, a, b,
-                             n >= 4 ? g_ascii_strtoull (f[3], NULL, 10) : 0 };
+    case '>':
+      p = g_new0 (MsSyncPending, 1);
+      *p = (MsSyncPending) { .kind = MS_SYNC_PENDING_PUSH, .near_uid = a, .uidnext = b, .size = size };
       g_ptr_array_add (pending, p);
       break;
-    }
     case '+':
-    case '=': {
-      const char *letters = n >= 4 ? f[3] : "";
-      if (n < 3 || !parse_u32 (f[2], &b)) {
-        g_set_error (error, MS_ERROR, MS_ERROR_PROTOCOL, "%s:%u: bad journal line \"%s\"", filename, i + 1, line);
-        return NULL;
-      }
-      ms_sync_state_add_pair (s, a, b, ms_flags_from_letters (letters, strlen (letters)));
-      /* A pair resolves the pending entry that announced it. */
-      for (guint j = 0; j < pending->len; j++) {
-        MsSyncPending *p = g_ptr_array_index (pending, j);
-        if ((p->kind == MS_SYNC_PENDING_PULL && p->far_uid == a)
-            || (p->kind == MS_SYNC_PENDING_PUSH && p->near_uid == b)) {
-          g_ptr_array_remove_index (pending, j);
-          break;
-        }
-      }
+      ms_sync_state_add_pair (s, a, b, flags);
+      resolve_pending (pending, a, b);
       break;
-    }
+    case '=':
+      ms_sync_state_add_pair (s, a, b, flags);
+      break;
     case '-':
       ms_sync_state_remove_pair (s, a, b);
       break;
-    case 'U':
-      (void) c;
-      break; /* the counter lives in .uidvalidity; the line only documents it */
     default:
-      g_set_error (error, MS_ERROR, MS_ERROR_PROTOCOL, "%s:%u: unknown journal entry \"%s\"", filename,
-                   i + 1, line);
-      return NULL;
+      break; /* 'U': the counter lives in .uidvalidity; the line documents it */
     }
   }
   return g_steal_pointer (&pending);
@@ -324,65 +620,204 @@ struct MsSyncStateFile {
   char *journal_path;
   int lock_fd;
   int journal_fd;
+  gboolean journal_dir_unsynced; /* the journal was (maybe) created since the last sync */
   gboolean fsync;
   MsSyncState *state;
 };
 
-static char *
-read_file_opt (const char *path, gsize *len, GError **error)
+static void
+set_errno_error (GError **error, int e, const char *what, const char *path)
 {
-  g_autoptr (GError) local = NULL;
-  char *text = NULL;
-  if (!g_file_get_contents (path, &text, len, &local)) {
-    if (g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-      return NULL;
-    g_propagate_error (error, g_steal_pointer (&local));
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "%s %s: %s", what, path, g_strerror (e));
+}
+
+/* Reads a whole regular file of at most `max` bytes.  A missing file gives
+ * TRUE with *text NULL. */
+static gboolean
+read_bounded (const char *path, gsize max, char **text, gsize *len, GError **error)
+{
+  *text = NULL;
+  *len = 0;
+  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    if (errno == ENOENT)
+      return TRUE;
+    set_errno_error (error, errno, "cannot open", path);
+    return FALSE;
   }
-  return text;
+  struct stat st;
+  if (fstat (fd, &st) < 0) {
+    int e = errno;
+    close (fd);
+    set_errno_error (error, e, "cannot stat", path);
+    return FALSE;
+  }
+  if (!S_ISREG (st.st_mode)) {
+    close (fd);
+    g_set_error (error, MS_ERROR, MS_ERROR_FAILED, "%s: not a regular file", path);
+    return FALSE;
+  }
+  if ((guint64) st.st_size > max) {
+    close (fd);
+    g_set_error (error, MS_ERROR, MS_ERROR_LIMIT, "%s: larger than %" G_GSIZE_FORMAT " bytes", path, max);
+    return FALSE;
+  }
+  /* The file may grow while we read; never past the limit. */
+  gsize cap = (gsize) st.st_size + 1, used = 0;
+  g_autofree char *buf = g_malloc (cap + 1);
+  for (;;) {
+    if (used == cap) {
+      if (cap > max) {
+        close (fd);
+        g_set_error (error, MS_ERROR, MS_ERROR_LIMIT, "%s: larger than %" G_GSIZE_FORMAT " bytes", path, max);
+        return FALSE;
+      }
+      cap = MIN (cap * 2, max + 1);
+      buf = g_realloc (buf, cap + 1);
+    }
+    ssize_t n = read (fd, buf + used, cap - used);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      int e = errno;
+      close (fd);
+      set_errno_error (error, e, "cannot read", path);
+      return FALSE;
+    }
+    if (n == 0)
+      break;
+    used += (gsize) n;
+  }
+  close (fd);
+  buf[used] = '\0';
+  *text = g_steal_pointer (&buf);
+  *len = used;
+  return TRUE;
+}
+
+static gboolean
+exists (const char *path)
+{
+  struct stat st;
+  return lstat (path, &st) == 0;
+}
+
+static gboolean
+fsync_dir_of (const char *path, GError **error)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 || fsync (fd) < 0) {
+    int e = errno;
+    if (fd >= 0)
+      close (fd);
+    set_errno_error (error, e, "cannot sync directory", dir);
+    return FALSE;
+  }
+  close (fd);
+  return TRUE;
+}
+
+/* Takes the lock on path.lock; returns the fd or -1. */
+static int
+take_lock (const char *path, GError **error)
+{
+  g_autofree char *lock_path = g_strconcat (path, ".lock", NULL);
+  for (int attempt = 0; attempt < LOCK_ATTEMPTS; attempt++) {
+    int fd = open (lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+    if (fd < 0) {
+      set_errno_error (error, errno, "cannot open", lock_path);
+      return -1;
+    }
+    /* An open file description lock conflicts with mbsync's process lock
+     * and also with a second open in this process (a resident syncer);
+     * kernels without it (before 3.15) get mbsync's kind. */
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+    int r = fcntl (fd, F_OFD_SETLK, &fl);
+    if (r < 0 && errno == EINVAL)
+      r = fcntl (fd, F_SETLK, &fl);
+    if (r < 0) {
+      int e = errno;
+      close (fd);
+      if (e == EACCES || e == EAGAIN)
+        g_set_error (error, MS_ERROR, MS_ERROR_FAILED,
+                     "%s is locked: another sync_imap or mbsync is working on this mailbox", path);
+      else
+        set_errno_error (error, e, "cannot lock", lock_path);
+      return -1;
+    }
+    /* Is the file we locked still the lock file? */
+    struct stat held, now;
+    if (fstat (fd, &held) == 0 && stat (lock_path, &now) == 0 && held.st_dev == now.st_dev
+        && held.st_ino == now.st_ino)
+      return fd;
+    close (fd);
+  }
+  g_set_error (error, MS_ERROR, MS_ERROR_FAILED, "cannot lock %s: the file keeps being replaced", lock_path);
+  return -1;
+}
+
+/* Cuts a torn last line off the journal, so that new lines start afresh. */
+static gboolean
+cut_torn_line (const char *journal_path, const char *text, gsize len, GError **error)
+{
+  gsize keep = len;
+  while (keep > 0 && text[keep - 1] != '\n')
+    keep--;
+  if (keep == len)
+    return TRUE;
+  if (truncate (journal_path, (off_t) keep) < 0) {
+    set_errno_error (error, errno, "cannot truncate", journal_path);
+    return FALSE;
+  }
+  return TRUE;
 }
 
 MsSyncStateFile *
 ms_sync_state_file_open (const char *path, gboolean fsync_enabled, GPtrArray **pending, GError **error)
 {
-  g_autofree char *lock_path = g_strconcat (path, ".lock", NULL);
+  g_return_val_if_fail (path != NULL, NULL);
   g_autofree char *dir = g_path_get_dirname (path);
 
   if (g_mkdir_with_parents (dir, 0700) < 0) {
-    int e = errno;
-    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "cannot create %s: %s", dir, g_strerror (e));
+    set_errno_error (error, errno, "cannot create", dir);
     return NULL;
   }
-  int lock_fd = open (lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock_fd < 0) {
-    int e = errno;
-    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "cannot open %s: %s", lock_path, g_strerror (e));
+  int lock_fd = take_lock (path, error);
+  if (lock_fd < 0)
     return NULL;
-  }
-  struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-  if (fcntl (lock_fd, F_SETLK, &fl) < 0) {
+
+  g_autofree char *mbsync_journal = g_strconcat (path, ".journal", NULL);
+  g_autofree char *mbsync_new = g_strconcat (path, ".new", NULL);
+  if (exists (mbsync_journal) && exists (mbsync_new)) {
     close (lock_fd);
     g_set_error (error, MS_ERROR, MS_ERROR_FAILED,
-                 "%s is locked: another sync_imap or mbsync is working on this mailbox", path);
+                 "%s: an interrupted mbsync run left its journal; run mbsync once on this "
+                 "channel to finish it", mbsync_journal);
     return NULL;
   }
 
-  g_autoptr (GError) local = NULL;
   gsize len = 0, slen = 0, jlen = 0;
   g_autofree char *sidecar_path = g_strconcat (path, ".sync_imap", NULL);
   g_autofree char *journal_path = g_strconcat (path, ".journal-ng", NULL);
-  g_autofree char *text = read_file_opt (path, &len, &local);
-  g_autofree char *sidecar = local ? NULL : read_file_opt (sidecar_path, &slen, &local);
-  g_autofree char *journal = local ? NULL : read_file_opt (journal_path, &jlen, &local);
-  if (local != NULL) {
+  g_autofree char *text = NULL, *sidecar = NULL, *journal = NULL;
+  g_autoptr (GError) sidecar_error = NULL;
+  if (!read_bounded (path, MS_SYNC_STATE_MAX_BYTES, &text, &len, error)
+      || !read_bounded (journal_path, MS_SYNC_JOURNAL_MAX_BYTES, &journal, &jlen, error)) {
     close (lock_fd);
-    g_propagate_error (error, g_steal_pointer (&local));
     return NULL;
   }
+  /* An unreadable sidecar only means "unknown". */
+  read_bounded (sidecar_path, MS_SYNC_SIDECAR_MAX_BYTES, &sidecar, &slen, &sidecar_error);
+
   g_autoptr (MsSyncState) state = text ? ms_sync_state_parse (path, text, len, sidecar, slen, error)
                                        : ms_sync_state_new ();
   g_autoptr (GPtrArray) unresolved = NULL;
-  if (state != NULL && journal != NULL)
+  if (state != NULL && journal != NULL) {
     unresolved = ms_sync_journal_replay (state, journal_path, journal, jlen, error);
+    if (unresolved != NULL && !cut_torn_line (journal_path, journal, jlen, error))
+      g_clear_pointer (&unresolved, g_ptr_array_unref);
+  }
   if (state == NULL || (journal != NULL && unresolved == NULL)) {
     close (lock_fd);
     return NULL;
@@ -403,6 +838,7 @@ ms_sync_state_file_open (const char *path, gboolean fsync_enabled, GPtrArray **p
 MsSyncState *
 ms_sync_state_file_state (MsSyncStateFile *f)
 {
+  g_return_val_if_fail (f != NULL, NULL);
   return f->state;
 }
 
@@ -411,13 +847,12 @@ journal_write (MsSyncStateFile *f, const char *line, GError **error)
 {
   ms_sync_step ();
   if (f->journal_fd < 0) {
-    f->journal_fd = open (f->journal_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    f->journal_fd = open (f->journal_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
     if (f->journal_fd < 0) {
-      int e = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "cannot open %s: %s", f->journal_path,
-                   g_strerror (e));
+      set_errno_error (error, errno, "cannot open", f->journal_path);
       return FALSE;
     }
+    f->journal_dir_unsynced = TRUE;
   }
   /* One write(2) per line: a crash leaves a whole line or a torn last one,
    * which replay ignores. */
@@ -427,9 +862,7 @@ journal_write (MsSyncStateFile *f, const char *line, GError **error)
     n = write (f->journal_fd, line, len);
   while (n < 0 && errno == EINTR);
   if (n != (ssize_t) len) {
-    int e = n < 0 ? errno : EIO;
-    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "writing %s: %s", f->journal_path,
-                 g_strerror (e));
+    set_errno_error (error, n < 0 ? errno : EIO, "writing", f->journal_path);
     return FALSE;
   }
   return TRUE;
@@ -454,6 +887,23 @@ ms_sync_journal_reserve (MsSyncStateFile *f, guint32 near_uid_max, GError **erro
 {
   g_autofree char *line = g_strdup_printf ("U %u\n", near_uid_max);
   return journal_write (f, line, error);
+}
+
+gboolean
+ms_sync_journal_sync (MsSyncStateFile *f, GError **error)
+{
+  if (!f->fsync || f->journal_fd < 0)
+    return TRUE;
+  if (fdatasync (f->journal_fd) < 0) {
+    set_errno_error (error, errno, "cannot sync", f->journal_path);
+    return FALSE;
+  }
+  if (f->journal_dir_unsynced) {
+    if (!fsync_dir_of (f->journal_path, error))
+      return FALSE;
+    f->journal_dir_unsynced = FALSE;
+  }
+  return TRUE;
 }
 
 gboolean
@@ -489,15 +939,16 @@ ms_sync_state_file_unpair (MsSyncStateFile *f, guint32 far_uid, guint32 near_uid
   return TRUE;
 }
 
-/* Writes `text` to path via path.new + fsync + rename. */
+/* Writes `text` to path via path.new-ng + rename, with fsync of the file and
+ * of the directory when asked.  Not ".new": that is mbsync's name, and its
+ * presence next to an mbsync journal means something to mbsync. */
 static gboolean
 replace_file (const char *path, const char *text, gboolean do_fsync, GError **error)
 {
-  g_autofree char *tmp = g_strconcat (path, ".new", NULL);
-  int fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  g_autofree char *tmp = g_strconcat (path, ".new-ng", NULL);
+  int fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0600);
   if (fd < 0) {
-    int e = errno;
-    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "cannot write %s: %s", tmp, g_strerror (e));
+    set_errno_error (error, errno, "cannot write", tmp);
     return FALSE;
   }
   gsize len = strlen (text);
@@ -509,7 +960,8 @@ replace_file (const char *path, const char *text, gboolean do_fsync, GError **er
     if (n <= 0) {
       int e = n < 0 ? errno : EIO;
       close (fd);
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "writing %s: %s", tmp, g_strerror (e));
+      unlink (tmp);
+      set_errno_error (error, e, "writing", tmp);
       return FALSE;
     }
     p += n;
@@ -517,33 +969,35 @@ replace_file (const char *path, const char *text, gboolean do_fsync, GError **er
   }
   if ((do_fsync && fdatasync (fd) < 0) || close (fd) < 0 || rename (tmp, path) < 0) {
     int e = errno;
-    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "committing %s: %s", path, g_strerror (e));
+    unlink (tmp);
+    set_errno_error (error, e, "cannot commit", path);
     return FALSE;
   }
-  return TRUE;
+  return !do_fsync || fsync_dir_of (path, error);
 }
 
 gboolean
 ms_sync_state_file_commit (MsSyncStateFile *f, GError **error)
 {
+  g_return_val_if_fail (f != NULL, FALSE);
   g_autofree char *text = ms_sync_state_format (f->state);
   g_autofree char *sidecar = ms_sync_state_format_sidecar (f->state);
   g_autofree char *sidecar_path = g_strconcat (f->path, ".sync_imap", NULL);
 
   ms_sync_step ();
-  /* The sidecar first: a crash between the two leaves a newer sidecar with
-   * an older state, which only costs a full listing next time (the sidecar
-   * is checked against the state's max UIDs). */
-  if (!replace_file (sidecar_path, sidecar, FALSE, error) || !replace_file (f->path, text, f->fsync, error))
+  /* The state first, durably, and only then the journal goes: a journal
+   * without its state would lose this run's pairs.  The sidecar after the
+   * state: if a crash comes between them, the old sidecar describes the
+   * server before this run, which only costs a wider listing next time (the
+   * other order could make the next run skip a server it has not seen). */
+  if (!replace_file (f->path, text, f->fsync, error) || !replace_file (sidecar_path, sidecar, FALSE, error))
     return FALSE;
   if (f->journal_fd >= 0) {
     close (f->journal_fd);
     f->journal_fd = -1;
   }
   if (unlink (f->journal_path) < 0 && errno != ENOENT) {
-    int e = errno;
-    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "removing %s: %s", f->journal_path,
-                 g_strerror (e));
+    set_errno_error (error, errno, "cannot remove", f->journal_path);
     return FALSE;
   }
   return TRUE;
