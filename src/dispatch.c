@@ -8,10 +8,18 @@
  * main loop, without its blocking waits.
  *
  * Pending names live in two sets per store: `pending` (not yet handed to a
- * sync) and `inflight` (handed to the running sync).  A success drops the
- * inflight set; a failure merges it back.  Names that arrive while a sync
+ * sync) and `inflight` (handed to the running sync).  When the sync ends,
+ * the names its result asks to retry (all of them when the `sync` program
+ * failed; the RETRY answers of a resident syncer) go back to `pending`, and
+ * the rest of the inflight set is dropped.  Names that arrive while a sync
  * runs only arm the timer once the sync's result has updated it
  * (`deferred_inter`), exactly as if 1.2 had read them after the sync.
+ *
+ * With a resident syncer (`syncer`), the link to it (syncer-link.h) keeps
+ * itself running; syncs wait while it is not RUNNING, exactly as they wait
+ * for the watchers' restart procedure.  Every greeting after the first means
+ * a new syncer whose state we don't know, so a sync of all mailboxes
+ * follows, like after a watcher restart.
  */
 #include "dispatch.h"
 
@@ -22,6 +30,7 @@
 #include "queue.h"
 #include "status.h"
 #include "sync-runner.h"
+#include "syncer-link.h"
 #include "watcher.h"
 
 #define N_STORES 2
@@ -75,6 +84,8 @@ struct MsDispatch {
 
   MsSyncRun *run;
   RunKind run_kind;
+  MsSyncerLink *syncer;      /* NULL with `sync`, or with -d */
+  gboolean syncer_greeted;   /* it has been RUNNING before */
   guint timer_source;
   gboolean dead;             /* a fatal error ended it */
 };
@@ -103,6 +114,13 @@ static GTree *
 name_set_new (void)
 {
   return g_tree_new_full (compare_names, NULL, g_free, NULL);
+}
+
+/* Syncs can be handed over: always with `sync`, while RUNNING with `syncer`. */
+static gboolean
+syncer_ready (const MsDispatch *d)
+{
+  return d->syncer == NULL || ms_syncer_link_state (d->syncer) == MS_SYNCER_RUNNING;
 }
 
 static gboolean
@@ -150,12 +168,27 @@ take_pending (MsDispatch *d)
   }
 }
 
+typedef struct {
+  const MsSyncResult *result;
+  GTree *into;
+} RetryFilter;
+
+static gboolean
+add_if_retried (gpointer key, gpointer value, gpointer data)
+{
+  RetryFilter *f = data;
+  if (ms_sync_result_retries (f->result, key))
+    add_to_set (key, value, f->into);
+  return FALSE;
+}
+
+/* Names the result asks to retry go back to pending; the rest are done. */
 static void
-settle_inflight (MsDispatch *d, gboolean ok)
+settle_inflight (MsDispatch *d, const MsSyncResult *result)
 {
   for (guint i = 0; i < N_STORES; i++) {
-    if (!ok)
-      g_tree_foreach (d->inflight[i], add_to_set, d->pending[i]);
+    RetryFilter f = { result, d->pending[i] };
+    g_tree_foreach (d->inflight[i], add_if_retried, &f);
     g_clear_pointer (&d->inflight[i], g_tree_unref);
     d->inflight[i] = name_set_new ();
   }
@@ -202,11 +235,12 @@ queue_change (MsDispatch *d, gint64 inter)
 }
 
 static void
-on_sync_done (gpointer data, gboolean ok)
+on_sync_done (gpointer data, const MsSyncResult *result)
 {
   MsDispatch *d = data;
   gint64 now = now_ms ();
   RunKind kind = d->run_kind;
+  gboolean ok = !result->failed;
 
   g_clear_pointer (&d->run, ms_sync_run_free);
   d->run_kind = RUN_NONE;
@@ -216,7 +250,7 @@ on_sync_done (gpointer data, gboolean ok)
     d->need_inbox = FALSE; /* 1.2 ignores its result */
     break;
   case RUN_FULL:
-    settle_inflight (d, ok);
+    settle_inflight (d, result);
     if (ok) {
       d->need_full = FALSE;
       d->full_due = -1;
@@ -229,7 +263,7 @@ on_sync_done (gpointer data, gboolean ok)
     }
     break;
   case RUN_CHANGES:
-    settle_inflight (d, ok);
+    settle_inflight (d, result);
     if (ok) {
       ms_sync_timer_reset (&d->timer, now);
     } else {
@@ -252,7 +286,7 @@ static void
 run_sync (MsDispatch *d, RunKind kind, GPtrArray *names)
 {
   d->run_kind = kind;
-  d->run = ms_sync_run_start (d->config, d->dry, names, on_sync_done, d);
+  d->run = ms_sync_run_start (d->config, d->dry, d->syncer, names, on_sync_done, d);
 }
 
 static void
@@ -389,6 +423,24 @@ on_died (gpointer data)
   step (ref->dispatch);
 }
 
+/* --- the resident syncer ------------------------------------------------------ */
+
+static void
+on_syncer_ready (gpointer data)
+{
+  MsDispatch *d = data;
+
+  if (d->syncer_greeted) {
+    /* A restarted syncer: what the old one did last is unknown. */
+    d->need_full = TRUE;
+    d->full_is_poll = FALSE;
+    d->full_due = -1;
+    ms_backoff_reset (&d->full_backoff);
+  }
+  d->syncer_greeted = TRUE;
+  step (d);
+}
+
 /* --- the loop body --------------------------------------------------------- */
 
 static gboolean on_timer (gpointer data);
@@ -402,7 +454,7 @@ arm_timer (MsDispatch *d, gint64 now)
   g_clear_handle_id (&d->timer_source, g_source_remove);
   if (d->restart == RESTART_WAITING || d->restart == RESTART_RETRY_WAIT)
     CONSIDER (d->restart_due);
-  if (d->run == NULL && d->restart == RESTART_IDLE) {
+  if (d->run == NULL && d->restart == RESTART_IDLE && syncer_ready (d)) {
     if (d->need_full)
       CONSIDER (d->full_due);
     CONSIDER (d->poll_due);
@@ -434,7 +486,7 @@ step (MsDispatch *d)
   if (d->dead)
     return;
 
-  if (d->run == NULL && d->restart == RESTART_IDLE) {
+  if (d->run == NULL && d->restart == RESTART_IDLE && syncer_ready (d)) {
     gint64 rem = ms_sync_timer_remaining (&d->timer, now);
     gboolean timer_due = rem == 0 && !(d->timer.err && now < d->last_fail + MS_DISPATCH_MIN_RETRY_MS);
 
@@ -493,6 +545,8 @@ ms_dispatch_new (const MsConfig *config, gboolean dry, MsDispatchFatal fatal, gp
   d->full_due = -1;
   d->poll_due = -1;
   d->restart = RESTART_IDLE;
+  if (config->syncer_argv != NULL && !dry)
+    d->syncer = ms_syncer_link_new (config, on_syncer_ready, d);
   for (guint i = 0; i < N_STORES; i++) {
     d->refs[i] = (StoreRef) { d, i };
     d->pending[i] = name_set_new ();
@@ -511,6 +565,7 @@ ms_dispatch_free (MsDispatch *d)
     return;
   g_clear_handle_id (&d->timer_source, g_source_remove);
   g_clear_pointer (&d->run, ms_sync_run_free);
+  g_clear_pointer (&d->syncer, ms_syncer_link_free);
   for (guint i = 0; i < N_STORES; i++) {
     g_clear_pointer (&d->watchers[i], ms_watcher_free);
     g_clear_pointer (&d->pending[i], g_tree_unref);
@@ -522,6 +577,8 @@ ms_dispatch_free (MsDispatch *d)
 void
 ms_dispatch_start (MsDispatch *d)
 {
+  if (d->syncer != NULL)
+    ms_syncer_link_start (d->syncer);
   step (d);
 }
 
@@ -541,5 +598,12 @@ ms_dispatch_pending_report (MsDispatch *d)
   char *report = ms_status_pending_report (g_get_real_time () / G_USEC_PER_SEC, stores, N_STORES);
   for (guint i = 0; i < N_STORES; i++)
     g_ptr_array_unref (lists[i]);
+  if (d->syncer != NULL) {
+    g_autofree char *pending = report;
+    g_autofree char *syncer =
+      ms_status_syncer_report (ms_syncer_state_name (ms_syncer_link_state (d->syncer)),
+                               ms_syncer_link_outstanding (d->syncer));
+    report = g_strconcat (pending, syncer, NULL);
+  }
   return report;
 }

@@ -1,7 +1,8 @@
 /* dispatch.h — the coordinator's state machine: watchers in, syncs out.
  *
  * Owns the two watchers, the per-store pending sets, the sync timer
- * (queue.h), the poll deadline and the one running sync.  Everything is
+ * (queue.h), the poll deadline, the one running sync and, with `syncer`,
+ * the link to the resident syncer (syncer-link.h).  Everything is
  * event-driven on the GLib main loop; nothing here blocks, so SIGUSR1 and
  * watcher output are handled while a sync runs or a retry waits.
  *
@@ -17,6 +18,10 @@
  *    all mailboxes, bug §10.1 9).
  *  - Retry delays are at least MS_DISPATCH_MIN_RETRY_MS, so a watcher that
  *    dies in a loop with inter_delay 0 cannot spin the CPU.
+ *
+ * With a resident syncer, syncs wait until it has greeted, names it answers
+ * RETRY are kept and retried like a failed sync, names it answers FAIL are
+ * dropped, and every restart of it is followed by a sync of all mailboxes.
  */
 #pragma once
 
@@ -36,12 +41,12 @@ typedef void (*MsDispatchFatal) (gpointer user_data, int exit_status);
 /* config is borrowed and must outlive the dispatcher. */
 MsDispatch *ms_dispatch_new (const MsConfig *config, gboolean dry, MsDispatchFatal fatal,
                              gpointer user_data);
-/* Stops the watchers and any running sync (in the background: see
- * ms_child_notify_all_stopped()). */
+/* Stops the watchers, any running sync and the syncer (in the background:
+ * see ms_child_notify_all_stopped()). */
 void ms_dispatch_free (MsDispatch *dispatch);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsDispatch, ms_dispatch_free)
 
-/* Starts the watchers: the first restart procedure. */
+/* Starts the syncer, if any, and the watchers: the first restart procedure. */
 void ms_dispatch_start (MsDispatch *dispatch);
 
 /* The SIGUSR1 report. (transfer full) */

@@ -4,7 +4,8 @@
  * process up: it reads ~/.mswatchrc (or -c FILE) and prints the parser's
  * diagnostics in mswatch 1.2's words, turns SIGUSR1 into the pending report
  * and SIGINT/SIGTERM/SIGHUP into an orderly exit (status 0) that stops the
- * watchers and a running sync — 1.2 left the sync running.
+ * watchers, a running sync and a resident syncer — 1.2 left the sync
+ * running.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -94,10 +95,10 @@ load_config (const char *path)
     }
     if (diag.location != NULL)
       fprintf (stderr, "%s\n", diag.location);
-  } else if (config->syncer_argv != NULL) {
-    /* The resident-syncer link is not built yet: refuse rather than crash. */
-    fprintf (stderr, "%s: the 'syncer' directive is not supported yet; use 'sync'\n", path);
-    g_clear_pointer (&config, ms_config_free);
+  } else if (config->syncer_argv != NULL && config->mailbox_prefix != NULL) {
+    /* A syncer reads its own configuration (mbsync channels): it gets the
+     * names bare, so a prefix meant for a `sync` program must not creep in. */
+    ms_msg_syncer_prefix_ignored (path);
   }
   ms_config_diag_clear (&diag);
   return config;

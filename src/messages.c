@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 
+#include "mailbox-name.h"
 #include "ms-time.h"
 
 static gboolean quiet;
@@ -148,4 +149,149 @@ ms_msg_bad_name (const char *store, const char *why)
 {
   fflush (stdout);
   fprintf (stderr, "WARNING: %s watcher sent an unusable mailbox name (%s); ignoring it\n", store, why);
+}
+
+/* --- the resident syncer ------------------------------------------------- */
+
+static const char *
+name_or_all (const char *name)
+{
+  return name == NULL || *name == '\0' ? "all mailboxes" : name;
+}
+
+void
+ms_msg_starting_syncer (void)
+{
+  if (!quiet)
+    printf ("Starting syncer\n");
+}
+
+void
+ms_msg_syncer_spawn_failed (const char *prog, const char *why)
+{
+  /* The watchers' wording: both are run the same way. */
+  ms_msg_watcher_spawn_failed (prog, why);
+}
+
+void
+ms_msg_syncer_bad_greeting (const char *why)
+{
+  fflush (stdout);
+  fprintf (stderr, "Error: syncer did not greet: %s\n", why);
+}
+
+void
+ms_msg_syncer_exited (const MsChildExit *st, gint64 now)
+{
+  g_autofree char *t = ms_time_format (now);
+  g_autofree char *how = ms_child_exit_describe (st);
+  fflush (stdout);
+  fprintf (stderr, "Error: syncer%s by %s\n", how, t);
+}
+
+void
+ms_msg_syncer_closed (gint64 now)
+{
+  g_autofree char *t = ms_time_format (now);
+  fflush (stdout);
+  fprintf (stderr, "Error: syncer connection closed by %s\n", t);
+}
+
+void
+ms_msg_syncer_write_failed (const char *why)
+{
+  fflush (stdout);
+  fprintf (stderr, "Error: writing to syncer: %s\n", why);
+}
+
+void
+ms_msg_syncer_timed_out (const char *prog, const char *name, gint64 timeout)
+{
+  fflush (stdout);
+  fprintf (stderr,
+           "Sync timed out: %s gave no answer for %s within sync_timeout (%" G_GINT64_FORMAT
+           "s); restarting it\n",
+           prog, name_or_all (name), timeout);
+}
+
+void
+ms_msg_syncer_info (const char *text, gsize len)
+{
+  if (!quiet)
+    printf ("Syncer: %.*s\n", (int) len, text);
+}
+
+void
+ms_msg_syncer_progress (const char *name, const char *text, gsize len)
+{
+  if (!quiet)
+    printf ("Syncing %s: %.*s\n", name_or_all (name), (int) len, text);
+}
+
+/* How much of a malformed line a warning shows: enough to recognise it. */
+#define BAD_LINE_SHOWN 80
+
+void
+ms_msg_syncer_bad_line (const char *why, const char *line, gsize len)
+{
+  g_autofree char *shown = ms_mailbox_name_for_log (line, len, BAD_LINE_SHOWN);
+  fflush (stdout);
+  fprintf (stderr, "WARNING: syncer sent a malformed line (%s): \"%s\"; ignoring it\n", why, shown);
+}
+
+void
+ms_msg_syncer_bad_text (const char *why, const char *line, gsize len)
+{
+  g_autofree char *shown = ms_mailbox_name_for_log (line, len, BAD_LINE_SHOWN);
+  fflush (stdout);
+  fprintf (stderr, "WARNING: syncer sent text that breaks the protocol (%s): \"%s\"; showing it escaped\n",
+           why, shown);
+}
+
+void
+ms_msg_syncer_line_too_long (gsize max)
+{
+  fflush (stdout);
+  fprintf (stderr, "WARNING: syncer sent a line longer than %" G_GSIZE_FORMAT " bytes; ignoring it\n",
+           max);
+}
+
+void
+ms_msg_syncer_unknown_tag (const char *tag)
+{
+  fflush (stdout);
+  fprintf (stderr, "WARNING: syncer answered unknown tag %s; ignoring it\n", tag);
+}
+
+void
+ms_msg_syncer_prefix_ignored (const char *file)
+{
+  fflush (stdout);
+  fprintf (stderr, "WARNING: %s: mailbox_prefix does not apply to a syncer, which gets mailbox names bare\n",
+           file);
+}
+
+void
+ms_msg_sync_retry (const char *name, const char *reason)
+{
+  fflush (stdout);
+  fprintf (stderr, "Sync of %s failed; will retry: %s\n", name_or_all (name), reason);
+}
+
+void
+ms_msg_sync_failed (const char *name, const char *reason)
+{
+  fflush (stdout);
+  fprintf (stderr, "Sync of %s failed permanently: %s\n", name_or_all (name), reason);
+}
+
+void
+ms_msg_syncer_errored (const char *prog, gint n_retry, gint64 secs, gint64 now, gint n)
+{
+  g_autofree char *t = ms_time_format (now);
+  g_autofree char *what = ms_messages_what (n);
+  g_autofree char *failed = ms_messages_what (n_retry);
+  fflush (stdout);
+  fprintf (stderr, "Sync errored: %s failed for %s after %" G_GINT64_FORMAT "s at %s (%s)\n", prog,
+           failed, secs, t, what);
 }

@@ -31,3 +31,22 @@ void ms_msg_watcher_spawn_failed (const char *prog, const char *why);
 void ms_msg_bad_start (const char *store, char byte);
 void ms_msg_name_too_large (void);
 void ms_msg_bad_name (const char *store, const char *why);
+
+/* The resident syncer (extension).  `name` NULL or "" means all mailboxes. */
+void ms_msg_starting_syncer (void);
+void ms_msg_syncer_spawn_failed (const char *prog, const char *why);
+void ms_msg_syncer_bad_greeting (const char *why);
+void ms_msg_syncer_exited (const MsChildExit *st, gint64 now);
+void ms_msg_syncer_closed (gint64 now);
+void ms_msg_syncer_write_failed (const char *why);
+void ms_msg_syncer_timed_out (const char *prog, const char *name, gint64 timeout);
+void ms_msg_syncer_info (const char *text, gsize len);
+void ms_msg_syncer_progress (const char *name, const char *text, gsize len);
+void ms_msg_syncer_bad_line (const char *why, const char *line, gsize len);
+void ms_msg_syncer_bad_text (const char *why, const char *line, gsize len);
+void ms_msg_syncer_line_too_long (gsize max);
+void ms_msg_syncer_unknown_tag (const char *tag);
+void ms_msg_syncer_prefix_ignored (const char *file);
+void ms_msg_sync_retry (const char *name, const char *reason);
+void ms_msg_sync_failed (const char *name, const char *reason);
+void ms_msg_syncer_errored (const char *prog, gint n_retry, gint64 secs, gint64 now, gint n_mailboxes);

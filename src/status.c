@@ -18,3 +18,10 @@ ms_status_pending_report (gint64 now_wall, const MsStatusStore *stores, guint n_
   }
   return g_string_free (out, FALSE);
 }
+
+char *
+ms_status_syncer_report (const char *state, guint in_flight)
+{
+  return g_strdup_printf ("Syncer state: %s, %u request%s in flight\n", state, in_flight,
+                          in_flight == 1 ? "" : "s");
+}

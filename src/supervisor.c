@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <gio/gio.h>
 #include <gio/gunixinputstream.h>
+#include <gio/gunixoutputstream.h>
 #include <glib-unix.h>
 #include <signal.h>
 #include <unistd.h>
@@ -161,6 +162,7 @@ ms_child_spawn (const char *const *argv, MsChildFlags flags, const MsChildHandle
     child->out_fd = g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (out));
     g_unix_set_fd_nonblocking (child->out_fd, TRUE, NULL);
     child->out_source = g_unix_fd_add (child->out_fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_output, child);
+    g_unix_set_fd_nonblocking (ms_child_input_fd (child), TRUE, NULL);
   }
   g_subprocess_wait_async (child->proc, child->cancellable, on_waited, child);
   return child;
@@ -184,6 +186,25 @@ ms_child_close_output (MsChild *child)
     g_input_stream_close (g_subprocess_get_stdout_pipe (child->proc), NULL, NULL);
     child->out_fd = -1;
   }
+}
+
+int
+ms_child_input_fd (MsChild *child)
+{
+  GOutputStream *in = child->proc ? g_subprocess_get_stdin_pipe (child->proc) : NULL;
+
+  if (in == NULL || g_output_stream_is_closed (in))
+    return -1;
+  return g_unix_output_stream_get_fd (G_UNIX_OUTPUT_STREAM (in));
+}
+
+void
+ms_child_close_input (MsChild *child)
+{
+  GOutputStream *in = child->proc ? g_subprocess_get_stdin_pipe (child->proc) : NULL;
+
+  if (in != NULL)
+    g_output_stream_close (in, NULL, NULL);
 }
 
 static gboolean

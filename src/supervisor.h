@@ -31,7 +31,9 @@
 #define MS_CHILD_STOP_GRACE_MS 5000
 
 typedef enum {
-  MS_CHILD_PIPE_STDIO = 1 << 0, /* stdin: a pipe we never write (EOF when we die); stdout: piped to us */
+  /* stdin: a pipe, EOF when we close it or die (a watcher's is never
+   * written; a resident syncer's carries requests); stdout: piped to us */
+  MS_CHILD_PIPE_STDIO = 1 << 0,
 } MsChildFlags;
 
 typedef struct {
@@ -68,6 +70,15 @@ gboolean ms_child_drain_output (MsChild *child);
 
 /* Stops reading its stdout (closing our end), without stopping the child. */
 void ms_child_close_output (MsChild *child);
+
+/* The write end of its stdin pipe, non-blocking, for a caller that speaks a
+ * protocol to the child; -1 without MS_CHILD_PIPE_STDIO or once closed.  The
+ * descriptor belongs to the child: valid until ms_child_close_input() or
+ * ms_child_free(). */
+int ms_child_input_fd (MsChild *child);
+
+/* Closes our end of its stdin, so that it reads EOF; it is not stopped. */
+void ms_child_close_input (MsChild *child);
 
 void ms_child_free (MsChild *child);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsChild, ms_child_free)

@@ -1,4 +1,9 @@
-/* sync-runner.c — see sync-runner.h. */
+/* sync-runner.c — see sync-runner.h.
+ *
+ * A run ends through finish(), exactly once, always from the main loop:
+ * the program's exit, the last answer of the syncer, or an idle (dry runs,
+ * a program that could not be executed, a syncer that was not running).
+ */
 #include "sync-runner.h"
 
 #include <stdio.h>
@@ -8,14 +13,22 @@
 
 struct MsSyncRun {
   const MsConfig *config;
-  MsChild *child;
   gint n_mailboxes; /* -1: all */
   gint64 started_mono;
   gint64 started_wall;
-  guint timeout_source;
-  guint idle_source; /* dry runs complete from an idle, like real ones */
   MsSyncDone done;
   gpointer user_data;
+  guint idle_source; /* dry runs complete from an idle, like real ones */
+
+  /* The `sync` program. */
+  MsChild *child;
+  guint timeout_source;
+
+  /* The resident syncer. */
+  MsSyncerLink *link;
+  guint outstanding;   /* requests not answered yet */
+  GHashTable *retry;   /* names answered RETRY (or never answered) */
+  gboolean retry_all;  /* the syncer was not running: everything is to be retried */
 };
 
 char **
@@ -37,41 +50,48 @@ ms_sync_args (const MsConfig *config, GPtrArray *names)
   return (char **) g_ptr_array_free (args, FALSE);
 }
 
+gboolean
+ms_sync_result_retries (const MsSyncResult *result, const char *name)
+{
+  if (!result->failed)
+    return FALSE;
+  return result->retry == NULL || g_hash_table_contains (result->retry, name);
+}
+
+static gint64
+wall_now (void)
+{
+  return g_get_real_time () / G_USEC_PER_SEC;
+}
+
 static gint64
 elapsed_secs (const MsSyncRun *run)
 {
-  return g_get_real_time () / G_USEC_PER_SEC - run->started_wall;
+  return wall_now () - run->started_wall;
 }
 
+/* --- the `sync` program ------------------------------------------------------ */
+
 static void
-finish (MsSyncRun *run, const MsChildExit *st)
+finish_program (MsSyncRun *run, const MsChildExit *st)
 {
-  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
   gboolean ok = !st->signaled && st->code == 0;
+  const MsSyncResult result = { !ok, NULL };
 
   g_clear_handle_id (&run->timeout_source, g_source_remove);
   if (ok)
-    ms_msg_sync_completed (elapsed_secs (run), now, run->n_mailboxes);
+    ms_msg_sync_completed (elapsed_secs (run), wall_now (), run->n_mailboxes);
   else
-    ms_msg_sync_errored (run->config->sync_argv[0], st, elapsed_secs (run), now, run->n_mailboxes);
+    ms_msg_sync_errored (run->config->sync_argv[0], st, elapsed_secs (run), wall_now (),
+                         run->n_mailboxes);
   /* Last: the callback may free the run. */
-  run->done (run->user_data, ok);
+  run->done (run->user_data, &result);
 }
 
 static void
 on_exited (gpointer data, const MsChildExit *st)
 {
-  finish (data, st);
-}
-
-static gboolean
-on_dry_done (gpointer data)
-{
-  MsSyncRun *run = data;
-  const MsChildExit st = { 0 };
-  run->idle_source = 0;
-  finish (run, &st);
-  return G_SOURCE_REMOVE;
+  finish_program (data, st);
 }
 
 static gboolean
@@ -80,7 +100,7 @@ on_spawn_failed (gpointer data)
   MsSyncRun *run = data;
   const MsChildExit st = { .code = 1 };
   run->idle_source = 0;
-  finish (run, &st);
+  finish_program (run, &st);
   return G_SOURCE_REMOVE;
 }
 
@@ -94,30 +114,13 @@ on_timeout (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-MsSyncRun *
-ms_sync_run_start (const MsConfig *config, gboolean dry, GPtrArray *names, MsSyncDone done,
-                   gpointer user_data)
+/* args: the mailbox arguments (ms_sync_args()). */
+static void
+start_program (MsSyncRun *run, char **args)
 {
   static const MsChildHandlers handlers = { NULL, on_exited };
-  g_auto (GStrv) args = ms_sync_args (config, names);
+  const MsConfig *config = run->config;
   g_autoptr (GError) error = NULL;
-  MsSyncRun *run = g_new0 (MsSyncRun, 1);
-
-  run->config = config;
-  run->n_mailboxes = names ? (gint) names->len : -1;
-  run->started_mono = g_get_monotonic_time () / 1000;
-  run->started_wall = g_get_real_time () / G_USEC_PER_SEC;
-  run->done = done;
-  run->user_data = user_data;
-
-  ms_msg_sync_started (run->started_wall, run->n_mailboxes);
-  ms_msg_argv ((const char *const *) config->sync_argv, (const char *const *) args);
-  fflush (stdout);
-
-  if (dry) {
-    run->idle_source = g_idle_add (on_dry_done, run);
-    return run;
-  }
 
   g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
   g_strv_builder_addv (b, (const char **) config->sync_argv);
@@ -129,11 +132,130 @@ ms_sync_run_start (const MsConfig *config, gboolean dry, GPtrArray *names, MsSyn
     /* 1.2's child printed this and exited 1. */
     ms_msg_sync_spawn_failed (argv[0], ms_child_spawn_strerror (error));
     run->idle_source = g_idle_add (on_spawn_failed, run);
-    return run;
+    return;
   }
   if (config->sync_timeout > 0)
     run->timeout_source = g_timeout_add_seconds ((guint) MIN (config->sync_timeout, G_MAXUINT / 2),
                                                  on_timeout, run);
+}
+
+/* --- the resident syncer ------------------------------------------------------ */
+
+static void
+finish_syncer (MsSyncRun *run)
+{
+  g_autoptr (GHashTable) retry = g_steal_pointer (&run->retry);
+  guint n_retry = g_hash_table_size (retry);
+  /* A batch of all mailboxes is one request: its failure covers every name
+   * the owner handed over with it. */
+  gboolean all = run->retry_all || run->n_mailboxes < 0;
+  MsSyncResult result = { run->retry_all || n_retry > 0, all ? NULL : retry };
+  gint n_failed = all ? run->n_mailboxes : (gint) n_retry;
+
+  if (result.failed)
+    ms_msg_syncer_errored (run->config->syncer_argv[0], n_failed, elapsed_secs (run), wall_now (),
+                           run->n_mailboxes);
+  else
+    ms_msg_sync_completed (elapsed_secs (run), wall_now (), run->n_mailboxes);
+  /* Last: the callback may free the run. */
+  run->done (run->user_data, &result);
+}
+
+static void
+on_answer (gpointer data, const char *name, const MsSyncerAnswer *answer)
+{
+  MsSyncRun *run = data;
+
+  switch (answer->outcome) {
+  case MS_SYNCER_OK:
+    break;
+  case MS_SYNCER_RETRY:
+    /* A failed link has said why already, once for all its requests. */
+    if (!answer->link_failed)
+      ms_msg_sync_retry (name, answer->text);
+    g_hash_table_add (run->retry, g_strdup (name ? name : ""));
+    break;
+  case MS_SYNCER_FAIL:
+    ms_msg_sync_failed (name, answer->text);
+    break;
+  }
+  if (--run->outstanding == 0)
+    finish_syncer (run); /* last: it may free the run */
+}
+
+static gboolean
+on_syncer_down (gpointer data)
+{
+  MsSyncRun *run = data;
+  run->idle_source = 0;
+  finish_syncer (run);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+start_requests (MsSyncRun *run, GPtrArray *names)
+{
+  run->retry = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  guint n = names ? names->len : 1;
+
+  for (guint i = 0; i < n; i++) {
+    const char *name = names ? g_ptr_array_index (names, i) : NULL;
+    if (!ms_syncer_link_request (run->link, name, on_answer, run)) {
+      /* Not running (dispatch waits for it, so this is a race at most):
+       * nothing was sent; retry everything. */
+      ms_syncer_link_forget (run->link, run);
+      run->retry_all = TRUE;
+      run->idle_source = g_idle_add (on_syncer_down, run);
+      return;
+    }
+    run->outstanding++;
+  }
+  if (n == 0)
+    run->idle_source = g_idle_add (on_syncer_down, run);
+}
+
+/* --- both ------------------------------------------------------------------------ */
+
+static gboolean
+on_dry_done (gpointer data)
+{
+  MsSyncRun *run = data;
+  const MsSyncResult result = { FALSE, NULL };
+
+  run->idle_source = 0;
+  ms_msg_sync_completed (elapsed_secs (run), wall_now (), run->n_mailboxes);
+  run->done (run->user_data, &result);
+  return G_SOURCE_REMOVE;
+}
+
+MsSyncRun *
+ms_sync_run_start (const MsConfig *config, gboolean dry, MsSyncerLink *link, GPtrArray *names,
+                   MsSyncDone done, gpointer user_data)
+{
+  MsSyncRun *run = g_new0 (MsSyncRun, 1);
+
+  run->config = config;
+  run->n_mailboxes = names ? (gint) names->len : -1;
+  run->started_mono = g_get_monotonic_time () / 1000;
+  run->started_wall = wall_now ();
+  run->done = done;
+  run->user_data = user_data;
+
+  g_auto (GStrv) args = link == NULL && config->sync_argv != NULL ? ms_sync_args (config, names) : NULL;
+
+  ms_msg_sync_started (run->started_wall, run->n_mailboxes);
+  if (args != NULL)
+    ms_msg_argv ((const char *const *) config->sync_argv, (const char *const *) args);
+  fflush (stdout);
+
+  if (dry) {
+    run->idle_source = g_idle_add (on_dry_done, run);
+  } else if (link != NULL) {
+    run->link = link;
+    start_requests (run, names);
+  } else {
+    start_program (run, args);
+  }
   return run;
 }
 
@@ -145,6 +267,9 @@ ms_sync_run_free (MsSyncRun *run)
   g_clear_handle_id (&run->timeout_source, g_source_remove);
   g_clear_handle_id (&run->idle_source, g_source_remove);
   g_clear_pointer (&run->child, ms_child_free);
+  if (run->link != NULL)
+    ms_syncer_link_forget (run->link, run);
+  g_clear_pointer (&run->retry, g_hash_table_unref);
   g_free (run);
 }
 

@@ -1,93 +1,120 @@
 #!/bin/sh
-# The demo: installs what is needed, builds, and shows mswatch keeping two
-# throwaway Maildirs in step.  Two watch_maildirs watchers report changes;
-# mswatch coalesces them and runs tests/demo/maildir-mirror.sh, which copies
-# missing messages across.  A message dropped into one Maildir shows up in
-# the other, and the time it took is printed.  Everything lives in a
-# temporary directory that is removed at the end.
+# The demo: installs what is needed, builds, and runs the real thing against
+# a throwaway Dovecot on 127.0.0.1 with seeded mail:
+#
+#   mswatch ── watch_maildirs on the local Maildir
+#           ── watch_maildirs on the server's own Maildir (what
+#              `ssh host inputkill watch_maildirs` gives on a real server)
+#           ── syncer: sync_imap --serve, reading the mbsyncrc written here
+#
+# It shows the initial download, then mail appended on the server arriving
+# in the local Maildir and a flag set locally arriving on the server, each
+# with the time it took.  Everything lives in a temporary directory that is
+# removed at the end.  Run as root (the packages, and Dovecot's master).
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
 if [ "$(id -u)" -eq 0 ]; then sh tests/install-deps.sh; fi
-if [ ! -x build/mswatch ] || [ ! -x build/watch_maildirs ]; then
+if [ ! -x build/mswatch ] || [ ! -x build/sync_imap ] || [ ! -x build/watch_maildirs ]; then
   echo "== building"
   [ -x configure ] || autoreconf -fi >/dev/null
   mkdir -p build
   (cd build && { [ -f Makefile ] || ../configure -q; } && make -s -j"$(nproc)")
 fi
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/mswatch-demo.XXXXXX")
-pid="" tailpid=""
-cleanup () {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  [ -n "$tailpid" ] && kill "$tailpid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
+top_srcdir=$top
+top_builddir=$top/build
+. "$top/tests/lib/test-lib.sh"
+. "$top/tests/lib/dovecot.sh"
+set +u # dovecot.sh's helpers are written for the tests' shell options
+work=$T_DIR
 
-for side in laptop server; do
-  mkdir -p "$work/$side/cur" "$work/$side/new" "$work/$side/tmp" \
-           "$work/$side/.lists/cur" "$work/$side/.lists/new" "$work/$side/.lists/tmp"
-done
+# fail MESSAGE: the demo stops with the logs' tails.
+fail () {
+  echo "demo: $*" >&2
+  [ -f "$work/log" ] && tail -20 "$work/log" >&2
+  exit 1
+}
 
-cat > "$work/mswatchrc" <<RC
-# Two stores, each watched with watch_maildirs; the sync program mirrors them.
-sync sh $top/tests/demo/maildir-mirror.sh $work/laptop $work/server
-base_delay 0
-inter_delay 1
-store laptop {
-  watch $top/build/watch_maildirs -m $work/laptop
-}
-store server {
-  watch $top/build/watch_maildirs -m $work/server
-}
+echo "== starting a throwaway Dovecot on 127.0.0.1 with 3 folders of 20 messages"
+dovecot_setup || fail "Dovecot did not start (see $DOVECOT_STDIO_LOG)"
+dovecot_seed "INBOX lists work" 20 > /dev/null || fail "seeding failed"
+
+mail=$work/Mail
+cat > "$work/mbsyncrc" <<RC
+# What a user's ~/.mbsyncrc holds; sync_imap reads it as mbsync would.
+IMAPAccount demo
+Host 127.0.0.1
+Port $DOVECOT_IMAPS_PORT
+User $DOVECOT_USER
+Pass $DOVECOT_PASS
+TLSType IMAPS
+SystemCertificates no
+CertificateFile $DOVECOT_CA
+
+IMAPStore demo-remote
+Account demo
+
+MaildirStore demo-local
+Inbox $mail
+SubFolders Maildir++
+
+Channel demo
+Far :demo-remote:
+Near :demo-local:
+Patterns *
+Create Both
+Expunge Both
+SyncState *
 RC
 
+cat > "$work/mswatchrc" <<RC
+# The resident syncer keeps one IMAP connection open between syncs.
+syncer $top_builddir/sync_imap -c $work/mbsyncrc --serve demo
+base_delay 0
+inter_delay 0
+store local {
+  watch $top_builddir/watch_maildirs -m $mail
+}
+store server {
+  watch $top_builddir/watch_maildirs -m $DOVECOT_MAILDIR
+}
+RC
+mkdir -p "$mail/cur" "$mail/new" "$mail/tmp"
+
 echo "== mswatch starts (its own output is prefixed with '| ')"
-"$top/build/mswatch" -c "$work/mswatchrc" > "$work/log" 2>&1 &
+t0=$(now_ms)
+"$top_builddir/mswatch" -c "$work/mswatchrc" > "$work/log" 2>&1 &
 pid=$!
+at_exit "kill $pid; wait $pid"
 tail -n +1 -f "$work/log" | sed -u 's/^/| /' &
-tailpid=$!
+at_exit "kill $!"
 
-# Wait (with a deadline of 10 s) until a path exists, or a line is logged.
-await () {
-  i=0
-  while [ ! -e "$1" ]; do
-    i=$((i + 1)); [ $i -le 200 ] || { echo "demo: timed out waiting for $1" >&2; exit 1; }
-    sleep 0.05
-  done
-}
-now_ms () { echo $(( $(date +%s%N) / 1000000 )); }
-deliver () { # DIR NAME TEXT
-  printf 'From: demo@example.org\nSubject: %s\n\n%s\n' "$2" "$3" > "$1/tmp/$2"
-  mv "$1/tmp/$2" "$1/new/$2"
-}
+local_count () { find "$mail" -path '*/cur/*' -o -path '*/new/*' | grep -c . || true; }
+synced_all () { [ "$(local_count)" -ge 60 ]; }
+wait_until 60 synced_all || fail "the initial sync did not bring the 60 messages"
+echo "== initial sync: 60 messages in 3 folders after $(( $(now_ms) - t0 )) ms"
 
-await_log () {
-  i=0
-  while ! grep -qE -- "$1" "$work/log"; do
-    i=$((i + 1)); [ $i -le 200 ] || { echo "demo: timed out waiting for '$1'" >&2; exit 1; }
-    sleep 0.05
-  done
-}
+echo "== a message is appended on the server (as an MDA or another client would)"
+dovecot_make_message "$work/new.eml" "Hello from the server"
+id=$(sed -n 's/^Message-ID: *//Ip' "$work/new.eml" | head -n 1 | tr -d '\r')
+t0=$(now_ms)
+dovecot_append INBOX "$work/new.eml" > /dev/null || fail "APPEND failed"
+arrived () { grep -rlqF -- "$id" "$mail/new" "$mail/cur" 2>/dev/null; }
+wait_until 30 arrived || fail "the new message did not arrive"
+echo "== ... and is in the local INBOX after $(( $(now_ms) - t0 )) ms"
 
-# The startup syncs (INBOX, then all mailboxes) come first.
-await_log "Sync completed .*all mailboxes"
+echo "== the message is flagged locally (as mutt does: rename to :2,F)"
+file=$(grep -rlF -- "$id" "$mail/new" "$mail/cur" | head -n 1)
+base=$(basename "$file")
+t0=$(now_ms)
+mv "$file" "$mail/cur/${base%%:2,*}:2,F"
+flagged () { dovecot_messages INBOX | tail -n 1 | grep -qF '\Flagged'; }
+wait_until 30 flagged || fail "the flag did not reach the server"
+echo "== ... and is \\Flagged on the server after $(( $(now_ms) - t0 )) ms"
 
-echo "== a message arrives on the server's INBOX"
-t0=$(now_ms); deliver "$work/server" 1000.demo.server "hello from the server"
-await "$work/laptop/new/1000.demo.server"
-echo "== ... and is in the laptop's INBOX after $(( $(now_ms) - t0 )) ms"
-
-echo "== a message is filed into the laptop's 'lists' folder"
-t0=$(now_ms); deliver "$work/laptop/.lists" 1001.demo.laptop "a list message"
-await "$work/server/.lists/new/1001.demo.laptop"
-echo "== ... and is in the server's 'lists' folder after $(( $(now_ms) - t0 )) ms"
-
-echo "== both Maildirs now hold:"
-(cd "$work" && find laptop server -path '*/new/*' -type f | sort | sed 's/^/   /')
 kill -USR1 "$pid" 2>/dev/null || true
-await_log "Pending mailboxes"
+wait_until 10 file_has "$work/log" "Pending mailboxes" || true
 echo "== done"
