@@ -112,3 +112,91 @@ EOF
 re_escape () {
   printf '%s\n' "$1" | sed 's/[][\.*^$+?(){}|]/\\&/g'
 }
+
+# --- a listening sshd, for clients that make their own TCP connection -----
+#
+# watch_ssh speaks SSH itself (libssh2) and has no ProxyCommand, so it needs
+# a server on a port.  sshd_listen runs sshd in the foreground (-D) on
+# 127.0.0.1 with the configuration and keys of sshd_setup (call that first),
+# on a port picked at random and retried if taken, since sshd cannot be given
+# port 0.  Each connection is served by a child of the listener, so a test
+# can find (and freeze) the one process behind its own connection.
+#
+#   sshd_listen [SSHD_ARG...] || ...   # sets SSHD_PORT, SSHD_LISTEN_PID
+#   pid=$(sshd_session_pid "$(sshd_client_port "$client_pid")")
+#
+# Extra arguments go to sshd, e.g. `-h FILE` for another host key.  Several
+# listeners may run; the variables name the last one started.  Each is
+# stopped, with the sessions it forked, when the test ends.
+
+SSHD_PORT=
+SSHD_LISTEN_PID=
+SSHD_LISTEN_LOG=
+
+# sshd_listen_ready PORT: the listener has bound PORT, or has died trying.
+sshd_listen_ready () {
+  grep -q "Server listening on 127.0.0.1 port $1" "$SSHD_LISTEN_LOG" 2>/dev/null ||
+    ! kill -0 "$SSHD_LISTEN_PID" 2>/dev/null
+}
+
+sshd_listen () {
+  local try port
+  for try in 1 2 3 4 5 6 7 8 9 10; do
+    port=$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000))
+    SSHD_LISTEN_LOG=$SSH_DIR/sshd-listen-$port.log
+    "$SSHD" -D -f "$SSHD_CONFIG" -E "$SSHD_LISTEN_LOG" -p "$port" "$@" < /dev/null > /dev/null 2>&1 &
+    SSHD_LISTEN_PID=$!
+    wait_until 10 sshd_listen_ready "$port"
+    if grep -q "Server listening on 127.0.0.1 port $port" "$SSHD_LISTEN_LOG" 2>/dev/null; then
+      SSHD_PORT=$port
+      at_exit "sshd_listen_stop $SSHD_LISTEN_PID"
+      return 0
+    fi
+    kill "$SSHD_LISTEN_PID" 2>/dev/null
+    wait "$SSHD_LISTEN_PID" 2>/dev/null
+  done
+  diag "sshd could not listen on 127.0.0.1; its log says:"
+  diag "$(tail -n 5 "$SSHD_LISTEN_LOG" 2>/dev/null)"
+  return 1
+}
+
+# sshd_listen_stop PID: stops a listener and the sessions it forked (woken
+# first, in case a test froze one).
+sshd_listen_stop () {
+  local children
+  children=$(pgrep -P "$1")
+  [ -n "$children" ] && kill -CONT $children && kill -TERM $children
+  kill -TERM "$1"
+}
+
+# tcp_hex_port N: a port as /proc/net/tcp writes it.
+tcp_hex_port () { printf '%04X' "$1"; }
+
+# sshd_client_port PID: the local port of PID's connection to the last
+# listener (empty if it has none).
+sshd_client_port () {
+  local inodes hex
+  inodes=$(ls -l /proc/"$1"/fd 2>/dev/null | sed -n 's/.*socket:\[\([0-9]*\)\].*/\1/p' | tr '\n' ' ')
+  hex=$(awk -v rp="$(tcp_hex_port "$SSHD_PORT")" -v inodes=" $inodes" '
+    NR > 1 { split($2, l, ":"); split($3, r, ":")
+             if (r[2] == rp && index(inodes, " " $10 " ")) { print l[2]; exit } }' /proc/net/tcp)
+  [ -n "$hex" ] && printf '%d\n' "0x$hex"
+}
+
+# sshd_session_pid CLIENT_PORT: the child of the last listener that serves
+# the connection from CLIENT_PORT.
+sshd_session_pid () {
+  local inode pid
+  [ -n "$1" ] || return 1
+  inode=$(awk -v lp="$(tcp_hex_port "$SSHD_PORT")" -v rp="$(tcp_hex_port "$1")" '
+    NR > 1 { split($2, l, ":"); split($3, r, ":")
+             if (l[2] == lp && r[2] == rp) { print $10; exit } }' /proc/net/tcp)
+  [ -n "$inode" ] || return 1
+  for pid in $(pgrep -P "$SSHD_LISTEN_PID"); do
+    if ls -l /proc/"$pid"/fd 2>/dev/null | grep -q "socket:\[$inode\]"; then
+      echo "$pid"
+      return 0
+    fi
+  done
+  return 1
+}
