@@ -64,10 +64,12 @@ wall_now (void)
   return g_get_real_time () / G_USEC_PER_SEC;
 }
 
+/* Measured on the monotonic clock, so that a wall-clock step during a sync
+ * cannot make it look shorter than sync_timeout or negative. */
 static gint64
 elapsed_secs (const MsSyncRun *run)
 {
-  return wall_now () - run->started_wall;
+  return (g_get_monotonic_time () / 1000 - run->started_mono) / 1000;
 }
 
 /* --- the `sync` program ------------------------------------------------------ */
@@ -135,8 +137,8 @@ start_program (MsSyncRun *run, char **args)
     return;
   }
   if (config->sync_timeout > 0)
-    run->timeout_source = g_timeout_add_seconds ((guint) MIN (config->sync_timeout, G_MAXUINT / 2),
-                                                 on_timeout, run);
+    /* Milliseconds: g_timeout_add_seconds() may fire up to a second early. */
+    run->timeout_source = g_timeout_add ((guint) MIN (config->sync_timeout * 1000, G_MAXINT32), on_timeout, run);
 }
 
 /* --- the resident syncer ------------------------------------------------------ */

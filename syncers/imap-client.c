@@ -284,15 +284,27 @@ free_secret (char *s)
 typedef char *MsSecretStr;
 G_DEFINE_AUTO_CLEANUP_FREE_FUNC (MsSecretStr, free_secret, NULL)
 
+/* Runs AUTHENTICATE with an initial response (a secret).  With SASL-IR the
+ * response rides on the command line, unless that would make the line
+ * longer than MS_IMAP_COMMAND_MAX (OAuth tokens can be kilobytes: Office 365
+ * issues ones over 1,500 bytes); otherwise it follows the server's first
+ * "+".  The lines are built here, not through send_va, so that they are
+ * wiped and never end up in an error message. */
 static gboolean
 authenticate (MsImapClient *c, const char *mech, const char *initial, GError **error)
 {
-  gboolean ir = ms_imap_client_has_cap (c, "SASL-IR");
-  g_autofree char *tag = ir ? ms_imap_client_send (c, error, "AUTHENTICATE %s %s", mech, initial)
-                            : ms_imap_client_send (c, error, "AUTHENTICATE %s", mech);
+  gboolean ir = ms_imap_client_has_cap (c, "SASL-IR")
+                && strlen ("AUTHENTICATE  ") + strlen (mech) + strlen (initial) <= MS_IMAP_COMMAND_MAX;
+  g_autofree char *tag = g_strdup_printf ("a%u", ++c->next_tag);
+  {
+    g_auto (MsSecretStr) line = ir ? g_strdup_printf ("%s AUTHENTICATE %s %s\r\n", tag, mech, initial)
+                                   : g_strdup_printf ("%s AUTHENTICATE %s\r\n", tag, mech);
+    if (!ms_transport_write (c->transport, line, strlen (line), error)) {
+      c->broken = TRUE;
+      return FALSE;
+    }
+  }
   gboolean sent = ir;
-  if (tag == NULL)
-    return FALSE;
   for (;;) {
     g_autoptr (MsImapResponse) r = read_response (c, -1, error);
     if (r == NULL)
@@ -304,11 +316,19 @@ authenticate (MsImapClient *c, const char *mech, const char *initial, GError **e
       const char *reply = sent ? "\r\n" : NULL;
       g_auto (MsSecretStr) line = reply ? NULL : g_strdup_printf ("%s\r\n", initial);
       sent = TRUE;
-      if (!ms_transport_write (c->transport, reply ? reply : line, strlen (reply ? reply : line), error))
+      if (!ms_transport_write (c->transport, reply ? reply : line, strlen (reply ? reply : line), error)) {
+        c->broken = TRUE;
         return FALSE;
+      }
       continue;
     }
     if (kind == MS_IMAP_RESPONSE_TAGGED) {
+      if (g_strcmp0 (ms_imap_response_get_tag (r), tag) != 0) {
+        g_set_error (error, MS_ERROR, MS_ERROR_PROTOCOL, "unexpected tag %s while authenticating",
+                     ms_imap_response_get_tag (r));
+        c->broken = TRUE;
+        return FALSE;
+      }
       if (ms_imap_response_get_condition (r) == MS_IMAP_CONDITION_OK)
         return TRUE;
       g_set_error (error, MS_ERROR, MS_ERROR_PROTOCOL, "authentication (%s) failed: %s", mech,
@@ -316,6 +336,23 @@ authenticate (MsImapClient *c, const char *mech, const char *initial, GError **e
       return FALSE;
     }
   }
+}
+
+/* A SASL authorization identity for a GS2 header (RFC 5801 saslname):
+ * ',' and '=' are written =2C and =3D. (transfer full) */
+static char *
+gs2_saslname (const char *user)
+{
+  GString *s = g_string_new (NULL);
+  for (const char *p = user; *p; p++) {
+    if (*p == ',')
+      g_string_append (s, "=2C");
+    else if (*p == '=')
+      g_string_append (s, "=3D");
+    else
+      g_string_append_c (s, *p);
+  }
+  return g_string_free (s, FALSE);
 }
 
 static gboolean
@@ -340,9 +377,13 @@ login (MsImapClient *c, const MsImapClientOptions *o, GError **error)
   }
   if (o->auth_mechs != NULL && g_strv_contains (o->auth_mechs, "OAUTHBEARER")
       && ms_imap_client_has_cap (c, "AUTH=OAUTHBEARER")) {
-    g_auto (MsSecretStr) raw = g_strdup_printf ("n,a=%s,\001host=%s\001port=%u\001auth=Bearer %s\001\001", user,
-                                                o->transport.host ? o->transport.host : "",
-                                                o->transport.port, secret);
+    /* RFC 7628: host and port name where the client connected; a Tunnel
+     * has neither, and the fields are optional. */
+    g_autofree char *authzid = gs2_saslname (user);
+    g_autofree char *where = o->transport.tunnel == NULL && o->transport.host != NULL
+                               ? g_strdup_printf ("host=%s\001port=%u\001", o->transport.host, o->transport.port)
+                               : g_strdup ("");
+    g_auto (MsSecretStr) raw = g_strdup_printf ("n,a=%s,\001%sauth=Bearer %s\001\001", authzid, where, secret);
     g_auto (MsSecretStr) enc = b64 (raw, strlen (raw));
     return authenticate (c, "OAUTHBEARER", enc, error);
   }

@@ -1256,6 +1256,7 @@ struct MsMaildirDelivery {
   char *tmp_path;
   int fd;
   gboolean fsync;
+  gboolean sync_dir;   /* fsync the directory after the rename */
   char delim;
   gboolean failed;     /* a write failed: the file is incomplete */
   gboolean set_times;
@@ -1297,6 +1298,7 @@ ms_maildir_delivery_begin (const MsMaildirStore *store, const char *box, GError 
     d->tmp_path = g_steal_pointer (&tmp);
     d->fd = fd;
     d->fsync = store->fsync;
+    d->sync_dir = store->fsync && !store->defer_dir_sync;
     d->delim = store->info_delimiter;
     return d;
   }
@@ -1406,7 +1408,7 @@ move_into_place (MsMaildirDelivery *d, guint32 uid, MsFlags flags, gboolean to_n
    * directory sync is still reported, since the message may not survive a
    * crash. */
   g_clear_pointer (&d->tmp_path, g_free);
-  if (d->fsync && !fsync_dir (dir, error))
+  if (d->sync_dir && !fsync_dir (dir, error))
     return NULL;
   return g_steal_pointer (&name);
 }
@@ -1488,7 +1490,7 @@ ms_maildir_update (const MsMaildirStore *store, const char *box, MsMaildirMessag
   if (uid != 0)
     msg->uid = uid;
   /* msg names the file as it is now, even if making that durable fails. */
-  if (renamed && store->fsync) {
+  if (renamed && store->fsync && !store->defer_dir_sync) {
     g_autofree char *dst_dir = g_build_filename (folder, to_new ? "new" : "cur", NULL);
     g_autofree char *src_dir = g_build_filename (folder, to_new ? "cur" : "new", NULL);
     return fsync_dir (dst_dir, error) && (!moved || fsync_dir (src_dir, error));
@@ -1523,11 +1525,25 @@ ms_maildir_remove (const MsMaildirStore *store, const char *box, const MsMaildir
       return FALSE;
     }
   }
-  if (store->fsync) {
+  if (store->fsync && !store->defer_dir_sync) {
     g_autofree char *dir = g_path_get_dirname (path);
     return fsync_dir (dir, error);
   }
   return TRUE;
+}
+
+gboolean
+ms_maildir_sync_folder (const MsMaildirStore *store, const char *box, GError **error)
+{
+  g_return_val_if_fail (store_ok (store), FALSE);
+  if (!store->fsync)
+    return TRUE;
+  g_autofree char *folder = ms_maildir_folder_path (store, box, error);
+  if (folder == NULL)
+    return FALSE;
+  g_autofree char *new_dir = g_build_filename (folder, "new", NULL);
+  g_autofree char *cur_dir = g_build_filename (folder, "cur", NULL);
+  return fsync_dir (new_dir, error) && fsync_dir (cur_dir, error);
 }
 
 int

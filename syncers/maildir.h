@@ -82,6 +82,10 @@ typedef struct {
   MsMaildirLayout layout;
   gboolean fsync;        /* mbsync's FSync, default TRUE */
   char info_delimiter;   /* ':' unless InfoDelimiter says otherwise */
+  gboolean defer_dir_sync; /* with fsync: deliveries, renames and unlinks
+                          * leave the directory sync to the caller's
+                          * ms_maildir_sync_folder(), so a batch of them costs
+                          * one sync of new/ and cur/ instead of one each */
 } MsMaildirStore;
 
 /* "DFS" <-> bits; letters outside DFPRST are ignored on parse (and kept by
@@ -229,6 +233,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsMaildirDelivery, ms_maildir_delivery_abort)
  * so the MUA's own change survives; not found: G_IO_ERROR_NOT_FOUND. */
 gboolean ms_maildir_update (const MsMaildirStore *store, const char *box, MsMaildirMessage *msg,
                             MsFlags flags, guint32 uid, GError **error);
+
+/* Makes the renames, deliveries and unlinks in a folder's new/ and cur/
+ * durable (fsync of both directories; nothing without store->fsync).  With
+ * defer_dir_sync, call it before recording anything that depends on them. */
+gboolean ms_maildir_sync_folder (const MsMaildirStore *store, const char *box, GError **error);
 
 /* Removes a message file (expunge), found again by key if it was renamed.
  * A message that is gone already counts as removed. */

@@ -130,6 +130,7 @@ typedef struct {
   GHashTable *pull_flags;     /* far uid -> flags */
   MsMaildirDelivery *delivery;
   gboolean pending_cr;        /* the last streamed byte was a CR */
+  guint32 numbered_max;       /* highest UID given to a message that had none */
   GError *deferred;           /* first error inside a callback */
 } Job;
 
@@ -442,7 +443,8 @@ reserve_near_uids (Job *job, guint n, GError **error)
   }
   MsSyncState *state = ms_sync_state_file_state (job->state_file);
   first = MAX (first, state->max_pushed + 1);
-  if (!ms_sync_journal_reserve (job->state_file, first + n - 1, error))
+  if (!ms_sync_journal_reserve (job->state_file, first + n - 1, error)
+      || !ms_sync_journal_sync (job->state_file, error))
     return 0;
   ms_sync_step ();
   if (!ms_maildir_write_uidvalidity (job->ctx->maildir, job->box, scan->uidvalidity, first + n - 1, error))
@@ -475,6 +477,8 @@ do_pulls (Job *job, const MsSyncPlan *plan, GError **error)
     g_hash_table_insert (job->pull_flags, GUINT_TO_POINTER (a->far_uid), GUINT_TO_POINTER (a->flags));
     near++;
   }
+  if (!ms_sync_journal_sync (job->state_file, error))
+    return FALSE;
   MsImapParser *parser = ms_imap_client_parser (job->ctx->imap);
   static const MsImapLiteralSink sink = { sink_begin, sink_data, sink_end };
   ms_imap_parser_set_literal_sink (parser, &sink, job);
@@ -532,9 +536,31 @@ header_message_id (const char *text, gsize len)
  * a few kilobytes, and a Message-ID beyond this is not worth the memory. */
 #define HEADER_READ_MAX (256 * 1024)
 
+/* A server message without a Message-ID: found again by its size and its
+ * place in the order of appends, if at all. */
 typedef struct {
-  GHashTable *by_key; /* content key -> far uid */
+  guint32 uid;
+  guint64 size;
+} FarAnonymous;
+
+/* Server messages at or above a UID, by content. */
+typedef struct {
+  guint32 from;
+  GHashTable *by_key;  /* content key -> far uid */
+  GArray *anonymous;   /* FarAnonymous, by UID */
+  guint anonymous_pos; /* the next one far_index_take_anonymous() looks at */
 } FarIndex;
+
+static void
+far_index_free (FarIndex *index)
+{
+  if (index == NULL)
+    return;
+  g_hash_table_unref (index->by_key);
+  g_array_unref (index->anonymous);
+  g_free (index);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FarIndex, far_index_free)
 
 static void
 on_index_fetch (const MsImapResponse *r, gpointer data)
@@ -550,27 +576,73 @@ on_index_fetch (const MsImapResponse *r, gpointer data)
   if (uidv == NULL || sizev == NULL || !ms_imap_value_get_number (uidv, &uid)
       || !ms_imap_value_get_number (sizev, &size) || uid == 0 || uid > G_MAXUINT32)
     return;
+  /* "N:*" also names the last message when every UID is below N. */
+  if (uid < index->from)
+    return;
   gsize hlen = 0;
   const char *htext = hdr ? ms_imap_value_get_bytes (hdr, &hlen) : NULL;
   g_autofree char *id = htext ? header_message_id (htext, hlen) : NULL;
-  if (id == NULL)
-    return; /* without a Message-ID, content is not a safe identity */
+  if (id == NULL) {
+    FarAnonymous a = { (guint32) uid, size };
+    g_array_append_val (index->anonymous, a);
+    return;
+  }
   g_hash_table_insert (index->by_key, content_key (id, size), GUINT_TO_POINTER ((guint32) uid));
 }
 
-/* Indexes the server messages with UID >= from by content key. */
-static GHashTable *
+static gint
+anonymous_cmp (gconstpointer a, gconstpointer b)
+{
+  const FarAnonymous *x = a, *y = b;
+  return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+/* Indexes the server messages with UID >= from by content. */
+static FarIndex *
 index_far (Job *job, guint32 from, GError **error)
 {
-  FarIndex index = { g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL) };
+  g_autoptr (FarIndex) index = g_new0 (FarIndex, 1);
+  index->from = MAX (from, 1);
+  index->by_key = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  index->anonymous = g_array_new (FALSE, FALSE, sizeof (FarAnonymous));
   g_autoptr (MsImapResponse) r = ms_imap_client_run (
-    job->ctx->imap, on_index_fetch, &index, error,
-    "UID FETCH %u:* (UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])", MAX (from, 1));
-  if (r == NULL) {
-    g_hash_table_unref (index.by_key);
+    job->ctx->imap, on_index_fetch, index, error,
+    "UID FETCH %u:* (UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])", index->from);
+  if (r == NULL)
     return NULL;
+  g_array_sort (index->anonymous, anonymous_cmp);
+  return g_steal_pointer (&index);
+}
+
+/* The server UID of a message with a Message-ID (its content key), taken
+ * out of the index; 0 if none, or if the state pairs it already (a match
+ * made before an interruption). */
+static guint32
+far_index_take_key (FarIndex *index, MsSyncState *state, const char *key)
+{
+  gpointer far;
+  if (!g_hash_table_lookup_extended (index->by_key, key, NULL, &far))
+    return 0;
+  g_hash_table_remove (index->by_key, key);
+  return ms_sync_state_find_far (state, GPOINTER_TO_UINT (far)) == NULL ? GPOINTER_TO_UINT (far) : 0;
+}
+
+/* The server UID of a message without a Message-ID that we appended: the
+ * server numbers appends in the order they come, so asked in that order,
+ * this is the next message without a Message-ID that has the size and
+ * that no pair holds yet (another client's append in between, of another
+ * size, is skipped).  0 if none. */
+static guint32
+far_index_take_anonymous (FarIndex *index, MsSyncState *state, guint64 size)
+{
+  for (guint i = index->anonymous_pos; i < index->anonymous->len; i++) {
+    const FarAnonymous *a = &g_array_index (index->anonymous, FarAnonymous, i);
+    if (a->size == size && ms_sync_state_find_far (state, a->uid) == NULL) {
+      index->anonymous_pos = i + 1;
+      return a->uid;
+    }
   }
-  return index.by_key;
+  return 0;
 }
 
 /* --- pushes ------------------------------------------------------------------- */
@@ -658,7 +730,8 @@ typedef struct {
   char *tag;
   guint32 near_uid;
   MsFlags flags;
-  char *key; /* content key, for matching without APPENDUID */
+  guint64 size;
+  char *key; /* content key, for matching without APPENDUID; NULL without a Message-ID */
 } Append;
 
 static void
@@ -692,6 +765,7 @@ number_new_messages (Job *job, const MsSyncPlan *plan, GError **error)
     ms_sync_step ();
     if (!ms_maildir_update (job->ctx->maildir, job->box, m, m->flags, uid, error))
       return FALSE;
+    job->numbered_max = uid;
     a->near_uid = uid++;
   }
   return TRUE;
@@ -723,27 +797,59 @@ finish_append (Job *job, GQueue *inflight, GPtrArray *unmatched, GError **error)
   return TRUE;
 }
 
-/* Without UIDPLUS: find the appended messages by content. */
+/* Without APPENDUID: find the appended messages by content, or by size
+ * and order for those without a Message-ID.  One not found stays unpaired:
+ * its server copy is then pulled as a new message. */
 static gboolean
 match_appends (Job *job, GPtrArray *unmatched, GError **error)
 {
   if (unmatched->len == 0)
     return TRUE;
-  g_autoptr (GHashTable) index = index_far (job, job->uidnext, error);
+  g_autoptr (FarIndex) index = index_far (job, job->uidnext, error);
   if (index == NULL)
     return FALSE;
   for (guint i = 0; i < unmatched->len; i++) {
     Append *a = g_ptr_array_index (unmatched, i);
-    gpointer far;
-    if (a->key == NULL || !g_hash_table_lookup_extended (index, a->key, NULL, &far))
-      continue; /* left unpaired: the journal's '>' line resolves it later */
-    if (!ms_sync_state_file_pair (job->state_file, GPOINTER_TO_UINT (far), a->near_uid, a->flags, error))
+    MsSyncState *state = ms_sync_state_file_state (job->state_file);
+    guint32 far = a->key ? far_index_take_key (index, state, a->key)
+                         : far_index_take_anonymous (index, state, a->size);
+    if (far != 0 && !ms_sync_state_file_pair (job->state_file, far, a->near_uid, a->flags, error))
       return FALSE;
-    g_hash_table_remove (index, a->key);
   }
   return TRUE;
 }
 
+/* A message to append, as the first pass of do_pushes() measured it. */
+typedef struct {
+  const MsSyncAction *action;
+  guint64 size;
+  char *key; /* content key; NULL without a Message-ID */
+} PushItem;
+
+static void
+push_item_clear (gpointer p)
+{
+  g_free (((PushItem *) p)->key);
+}
+
+/* Opens a message to push: an fd, or -1 with *gone set if it was deleted
+ * meanwhile, or -1 with an error. */
+static int
+open_push (Job *job, const MsSyncAction *a, gboolean *gone, GError **error)
+{
+  const MsMaildirMessage *m = g_ptr_array_index (job->scan->messages, a->near_index);
+  g_autoptr (GError) local = NULL;
+  int fd = ms_maildir_open_message (job->ctx->maildir, job->box, m, &local);
+  *gone = fd < 0 && g_error_matches (local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  if (fd < 0 && !*gone)
+    g_propagate_error (error, g_steal_pointer (&local));
+  return fd;
+}
+
+/* Two passes: the first measures every message and announces it in the
+ * journal ('>'), then the journal is made durable once; the second sends
+ * the APPENDs.  (Announcing and syncing one message at a time would cost an
+ * fdatasync per message.) */
 static gboolean
 do_pushes (Job *job, const MsSyncPlan *plan, GError **error)
 {
@@ -753,35 +859,50 @@ do_pushes (Job *job, const MsSyncPlan *plan, GError **error)
     return FALSE;
   MsImapClient *imap = job->ctx->imap;
   gboolean pipelined = ms_imap_client_has_cap (imap, "LITERAL+");
-  gboolean uidplus = ms_imap_client_has_cap (imap, "UIDPLUS");
-  g_autoptr (GPtrArray) unmatched = g_ptr_array_new_with_free_func (append_free);
-  GQueue inflight = G_QUEUE_INIT;
-  gboolean ok = TRUE;
 
-  for (guint i = 0; ok && i < plan->actions->len; i++) {
+  g_autoptr (GArray) items = g_array_new (FALSE, TRUE, sizeof (PushItem));
+  g_array_set_clear_func (items, push_item_clear);
+  for (guint i = 0; i < plan->actions->len; i++) {
     const MsSyncAction *a = &g_array_index (plan->actions, MsSyncAction, i);
     if (a->kind != MS_ACTION_PUSH)
       continue;
-    const MsMaildirMessage *m = g_ptr_array_index (job->scan->messages, a->near_index);
-    int fd = ms_maildir_open_message (job->ctx->maildir, job->box, m, error);
+    gboolean gone;
+    int fd = open_push (job, a, &gone, error);
     if (fd < 0) {
-      if (error && *error && g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)) {
-        g_clear_error (error); /* deleted meanwhile: nothing to push */
-        continue;
-      }
-      ok = FALSE;
-      break;
+      if (!gone)
+        return FALSE;
+      continue; /* deleted meanwhile: nothing to push */
     }
-    guint64 size = 0;
+    PushItem item = { a, 0, NULL };
     g_autofree char *message_id = NULL;
+    gboolean measured = measure_message (fd, &item.size, &message_id, error);
+    close (fd);
+    if (!measured || !ms_sync_journal_push (job->state_file, a->near_uid, job->uidnext, item.size, error))
+      return FALSE;
+    item.key = message_id ? content_key (message_id, item.size) : NULL;
+    g_array_append_val (items, item);
+  }
+  if (items->len == 0)
+    return TRUE;
+  if (!ms_sync_journal_sync (job->state_file, error))
+    return FALSE;
+
+  g_autoptr (GPtrArray) unmatched = g_ptr_array_new_with_free_func (append_free);
+  GQueue inflight = G_QUEUE_INIT;
+  gboolean ok = TRUE;
+  for (guint i = 0; ok && i < items->len; i++) {
+    PushItem *item = &g_array_index (items, PushItem, i);
+    const MsSyncAction *a = item->action;
+    gboolean gone;
+    int fd = open_push (job, a, &gone, error);
+    if (fd < 0) {
+      ok = gone; /* gone since: its '>' line finds nothing next time */
+      continue;
+    }
     PushReader reader = { .fd = fd };
     g_autofree char *flags = flags_to_imap (a->flags & ~MS_FLAG_DELETED);
-    char *tag = NULL;
-    if (measure_message (fd, &size, uidplus ? NULL : &message_id, error)
-        && ms_sync_journal_push (job->state_file, a->near_uid, job->uidnext, size, error)) {
-      ms_sync_step ();
-      tag = ms_imap_client_send_append (imap, job->far_quoted, flags, size, push_read, &reader, error);
-    }
+    ms_sync_step ();
+    char *tag = ms_imap_client_send_append (imap, job->far_quoted, flags, item->size, push_read, &reader, error);
     close (fd);
     if (tag == NULL) {
       ok = FALSE;
@@ -791,7 +912,8 @@ do_pushes (Job *job, const MsSyncPlan *plan, GError **error)
     ap->tag = tag;
     ap->near_uid = a->near_uid;
     ap->flags = a->flags & ~MS_FLAG_DELETED;
-    ap->key = message_id ? content_key (message_id, size) : NULL;
+    ap->size = item->size;
+    ap->key = g_steal_pointer (&item->key);
     g_queue_push_tail (&inflight, ap);
     if (!pipelined || inflight.length >= APPENDS_IN_FLIGHT)
       ok = finish_append (job, &inflight, unmatched, error);
@@ -868,15 +990,28 @@ expunge_far (Job *job, GArray *uids, GError **error)
   return TRUE;
 }
 
+/* Records a pair change (UNPAIR or PAIR_FLAGS) in the state. */
+static gboolean
+apply_pair_change (Job *job, const MsSyncAction *a, GError **error)
+{
+  if (a->kind == MS_ACTION_UNPAIR)
+    return ms_sync_state_file_unpair (job->state_file, a->far_uid, a->near_uid, error);
+  return ms_sync_state_file_set_flags (job->state_file, a->far_uid, a->near_uid, a->flags, error);
+}
+
 /* Everything after the transfers, in the plan's order; server expunges are
- * batched and the pairs they end are dropped only once they are done. */
+ * batched.  A pair change that follows the expunge of its server message
+ * (its UNPAIR, and the PAIR_FLAGS that keeps the Maildir side as (0, NEAR))
+ * waits until the expunge is done: recorded earlier, a crash in between
+ * would leave a \Deleted server message that no pair leads to. */
 static gboolean
 apply_rest (Job *job, const MsSyncPlan *plan, GError **error)
 {
   const MsMaildirStore *store = job->ctx->maildir;
   g_autoptr (GArray) expunge = g_array_new (FALSE, FALSE, sizeof (guint32));
-  g_autoptr (GHashTable) expunging = g_hash_table_new (NULL, NULL);
-  g_autoptr (GArray) late_unpair = g_array_new (FALSE, FALSE, sizeof (MsSyncAction));
+  g_autoptr (GHashTable) expunging = g_hash_table_new (NULL, NULL);   /* far uids */
+  g_autoptr (GHashTable) late_near = g_hash_table_new (NULL, NULL);   /* near uids of late UNPAIRs */
+  g_autoptr (GArray) late = g_array_new (FALSE, FALSE, sizeof (MsSyncAction));
 
   for (guint i = 0; i < plan->actions->len; i++) {
     const MsSyncAction *a = &g_array_index (plan->actions, MsSyncAction, i);
@@ -895,10 +1030,6 @@ apply_rest (Job *job, const MsSyncPlan *plan, GError **error)
       job->counts->flags_near++;
       break;
     }
-    case MS_ACTION_PAIR_FLAGS:
-      if (!ms_sync_state_file_set_flags (job->state_file, a->far_uid, a->near_uid, a->flags, error))
-        return FALSE;
-      break;
     case MS_ACTION_REMOVE_NEAR: {
       const MsMaildirMessage *m = g_ptr_array_index (job->scan->messages, a->near_index);
       ms_sync_step ();
@@ -912,10 +1043,16 @@ apply_rest (Job *job, const MsSyncPlan *plan, GError **error)
       g_hash_table_add (expunging, GUINT_TO_POINTER (a->far_uid));
       break;
     case MS_ACTION_UNPAIR:
-      if (g_hash_table_contains (expunging, GUINT_TO_POINTER (a->far_uid)))
-        g_array_append_val (late_unpair, *a);
-      else if (!ms_sync_state_file_unpair (job->state_file, a->far_uid, a->near_uid, error))
+    case MS_ACTION_PAIR_FLAGS:
+      if ((a->far_uid != 0 && g_hash_table_contains (expunging, GUINT_TO_POINTER (a->far_uid)))
+          || (a->kind == MS_ACTION_PAIR_FLAGS && a->near_uid != 0
+              && g_hash_table_contains (late_near, GUINT_TO_POINTER (a->near_uid)))) {
+        if (a->kind == MS_ACTION_UNPAIR && a->near_uid != 0)
+          g_hash_table_add (late_near, GUINT_TO_POINTER (a->near_uid));
+        g_array_append_val (late, *a);
+      } else if (!apply_pair_change (job, a, error)) {
         return FALSE;
+      }
       break;
     case MS_ACTION_PULL:
     case MS_ACTION_PUSH:
@@ -925,11 +1062,9 @@ apply_rest (Job *job, const MsSyncPlan *plan, GError **error)
   }
   if (!expunge_far (job, expunge, error))
     return FALSE;
-  for (guint i = 0; i < late_unpair->len; i++) {
-    const MsSyncAction *a = &g_array_index (late_unpair, MsSyncAction, i);
-    if (!ms_sync_state_file_unpair (job->state_file, a->far_uid, a->near_uid, error))
+  for (guint i = 0; i < late->len; i++)
+    if (!apply_pair_change (job, &g_array_index (late, MsSyncAction, i), error))
       return FALSE;
-  }
   return TRUE;
 }
 
@@ -947,16 +1082,17 @@ near_by_uid (Job *job, guint32 uid)
 }
 
 /* The content key of a Maildir message; NULL (no error) if it has no
- * Message-ID or is gone. */
+ * Message-ID or is gone (*gone tells which; may be NULL). */
 static char *
-near_content_key (Job *job, const MsMaildirMessage *m, GError **error)
+near_content_key (Job *job, const MsMaildirMessage *m, gboolean *gone, GError **error)
 {
   g_autoptr (GError) local = NULL;
   int fd = ms_maildir_open_message (job->ctx->maildir, job->box, m, &local);
+  if (gone != NULL)
+    *gone = fd < 0 && g_error_matches (local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
   if (fd < 0) {
-    if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
-      return NULL;
-    g_propagate_error (error, g_steal_pointer (&local));
+    if (!g_error_matches (local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+      g_propagate_error (error, g_steal_pointer (&local));
     return NULL;
   }
   guint64 size = 0;
@@ -971,7 +1107,7 @@ near_content_key (Job *job, const MsMaildirMessage *m, GError **error)
 static gboolean
 resolve_pending (Job *job, GPtrArray *pending, GError **error)
 {
-  g_autoptr (GHashTable) index = NULL;
+  g_autoptr (FarIndex) index = NULL;
   for (guint i = 0; pending && i < pending->len; i++) {
     const MsSyncPending *p = g_ptr_array_index (pending, i);
     const MsMaildirMessage *m = near_by_uid (job, p->near_uid);
@@ -985,50 +1121,71 @@ resolve_pending (Job *job, GPtrArray *pending, GError **error)
     if (index == NULL && (index = index_far (job, p->uidnext, error)) == NULL)
       return FALSE;
     g_autoptr (GError) local = NULL;
-    g_autofree char *key = near_content_key (job, m, &local);
+    gboolean gone = FALSE;
+    g_autofree char *key = near_content_key (job, m, &gone, &local);
     if (local != NULL) {
       g_propagate_error (error, g_steal_pointer (&local));
       return FALSE;
     }
-    gpointer far;
-    if (key != NULL && g_hash_table_lookup_extended (index, key, NULL, &far)) {
-      if (!ms_sync_state_file_pair (job->state_file, GPOINTER_TO_UINT (far), p->near_uid, m->flags, error))
-        return FALSE;
-      g_hash_table_remove (index, key);
-    }
+    if (gone)
+      continue;
+    /* The '>' lines are in the order of the APPENDs. */
+    MsSyncState *state = ms_sync_state_file_state (job->state_file);
+    guint32 far = key ? far_index_take_key (index, state, key) : far_index_take_anonymous (index, state, p->size);
+    if (far != 0 && !ms_sync_state_file_pair (job->state_file, far, p->near_uid, m->flags, error))
+      return FALSE;
   }
   return TRUE;
 }
 
 /* The server's UIDVALIDITY changed (mailbox recreated, server migrated):
  * pair the Maildir's messages again with the server's by Message-ID and
- * size instead of downloading everything again.  Messages found on neither
- * side keep their files; unmatched server messages are pulled as new. */
+ * size instead of downloading everything again.  Every Maildir message is
+ * looked at, so that a message still on its way (a download or an APPEND
+ * an interrupted run left pending) is found too.  A message keeps its old
+ * pair's flags as the base of the merge; one that had no pair takes its
+ * own.  Messages found on neither side keep their files; unmatched server
+ * messages are pulled as new.
+ *
+ * The pairs change in memory only, not through the journal: the caller
+ * commits the state right after, so that the re-pairing is durable all at
+ * once.  Interrupted before that, the next run finds the old state and the
+ * old UIDVALIDITY, and starts over; journaled, it would find some old pairs
+ * gone and the flags they held with them. */
 static gboolean
 repair_uidvalidity (Job *job, MsSyncState *state, GError **error)
 {
   g_message ("%s: server UIDVALIDITY changed (%u -> %u); pairing messages again by Message-ID and size",
              job->far_name, state->far_uidvalidity, job->uidvalidity);
-  g_autoptr (GHashTable) index = index_far (job, 1, error);
+  g_autoptr (FarIndex) index = index_far (job, 1, error);
   if (index == NULL)
     return FALSE;
+  /* Every old pair goes first: the new UIDs overlap the old ones. */
+  g_autoptr (GHashTable) base = g_hash_table_new (NULL, NULL); /* near uid -> flags + 1 */
   g_autoptr (GArray) old = g_array_copy (state->pairs);
   for (guint i = 0; i < old->len; i++) {
     const MsSyncPair *pair = &g_array_index (old, MsSyncPair, i);
-    if (!ms_sync_state_file_unpair (job->state_file, pair->far_uid, pair->near_uid, error))
-      return FALSE;
-    const MsMaildirMessage *m = pair->near_uid ? near_by_uid (job, pair->near_uid) : NULL;
-    if (m == NULL)
+    if (pair->near_uid != 0)
+      g_hash_table_insert (base, GUINT_TO_POINTER (pair->near_uid), GUINT_TO_POINTER (pair->flags + 1));
+    ms_sync_state_remove_pair (state, pair->far_uid, pair->near_uid);
+  }
+  for (guint i = 0; i < job->scan->messages->len; i++) {
+    const MsMaildirMessage *m = g_ptr_array_index (job->scan->messages, i);
+    if (m->uid == 0)
       continue;
-    g_autofree char *key = near_content_key (job, m, error);
-    if (key == NULL && error && *error)
+    g_autoptr (GError) local = NULL;
+    g_autofree char *key = near_content_key (job, m, NULL, &local);
+    if (local != NULL) {
+      g_propagate_error (error, g_steal_pointer (&local));
       return FALSE;
-    gpointer far;
-    if (key != NULL && g_hash_table_lookup_extended (index, key, NULL, &far)) {
-      if (!ms_sync_state_file_pair (job->state_file, GPOINTER_TO_UINT (far), pair->near_uid, pair->flags, error))
-        return FALSE;
-      g_hash_table_remove (index, key);
     }
+    /* Without a Message-ID, size and order are too weak across a whole
+     * mailbox: such a message is downloaded again. */
+    guint32 far = key ? far_index_take_key (index, state, key) : 0;
+    if (far == 0)
+      continue;
+    guint flags = GPOINTER_TO_UINT (g_hash_table_lookup (base, GUINT_TO_POINTER (m->uid)));
+    ms_sync_state_add_pair (state, far, m->uid, flags ? (MsFlags) (flags - 1) : m->flags);
   }
   state->far_uidvalidity = job->uidvalidity;
   state->max_pulled = 0;
@@ -1156,8 +1313,11 @@ sync_box (Job *job, GError **error)
   if (!scan_folder (job, state, error) || !select_box (job, error))
     return FALSE;
   if (state->far_uidvalidity != 0 && state->far_uidvalidity != job->uidvalidity) {
-    if (!repair_uidvalidity (job, state, error))
+    /* What an interrupted run left pending is found by the re-pairing,
+     * which looks at every message; its journal goes with the commit. */
+    if (!repair_uidvalidity (job, state, error) || !ms_sync_state_file_commit (job->state_file, error))
       return FALSE;
+    g_clear_pointer (&pending, g_ptr_array_unref);
   }
   state->far_uidvalidity = job->uidvalidity;
   if (!resolve_pending (job, pending, error))
@@ -1173,15 +1333,17 @@ sync_box (Job *job, GError **error)
       || !apply_rest (job, plan, error))
     return FALSE;
 
-  for (guint i = 0; i < plan->actions->len; i++) {
-    const MsSyncAction *a = &g_array_index (plan->actions, MsSyncAction, i);
-    if (a->kind == MS_ACTION_PULL)
-      state->max_pulled = MAX (state->max_pulled, a->far_uid);
-    else if (a->kind == MS_ACTION_PUSH)
-      state->max_pushed = MAX (state->max_pushed, a->near_uid);
-  }
-  /* Pulled messages got Maildir UIDs that are theirs, not new ones. */
-  state->max_pushed = MAX (state->max_pushed, job->scan->max_uid);
+  /* Every copy succeeded: the plan's high-water marks hold, and the UIDs
+   * given to pushed messages are considered too.  A server message that
+   * the FETCH did not return (expunged meanwhile, or a server's whim) keeps
+   * MaxPulledUid below it, so that it is tried again if it is still there. */
+  state->max_pulled = plan->max_pulled;
+  GHashTableIter it;
+  gpointer far_uid;
+  g_hash_table_iter_init (&it, job->pull_near_uid);
+  while (g_hash_table_iter_next (&it, &far_uid, NULL))
+    state->max_pulled = MIN (state->max_pulled, GPOINTER_TO_UINT (far_uid) - 1);
+  state->max_pushed = MAX (plan->max_pushed, job->numbered_max);
   /* What SELECT saw, before our own changes: the next run lists from there,
    * so no change by anyone else in between can be missed. */
   state->far_highestmodseq = job->highestmodseq;

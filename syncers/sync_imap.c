@@ -14,6 +14,7 @@
 #include <gio/gio.h>
 #include <glib.h>
 #include <locale.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -184,13 +185,23 @@ sync_boxes (Session *s, GPtrArray *boxes, Totals *totals, gboolean *permanent, P
       g_clear_pointer (&s->imap, ms_imap_client_free);
       if (reused && attempt == 0)
         continue;
-      g_propagate_error (error, g_steal_pointer (&local));
+      g_propagate_prefixed_error (error, g_steal_pointer (&local), "%s: listing mailboxes: ",
+                                  s->setup->channel->name);
       return FALSE;
     }
     gboolean connection_failed = FALSE;
     for (guint i = 0; i < selected->len; i++) {
       const char *box = g_ptr_array_index (selected, i);
       g_autoptr (GError) box_error = NULL;
+      /* Connect again only when a mailbox is left to sync after a dropped
+       * connection; if that fails, the rest waits for another run, and the
+       * error that dropped it is the one to report. */
+      if (s->imap == NULL && !session_connect (s, &box_error)) {
+        all_permanent = FALSE;
+        if (first == NULL)
+          first = g_steal_pointer (&box_error);
+        break;
+      }
       if (sync_one (s, box, totals, &box_error)) {
         if (progress)
           progress (progress_data, i + 1, selected->len);
@@ -204,13 +215,6 @@ sync_boxes (Session *s, GPtrArray *boxes, Totals *totals, gboolean *permanent, P
           connection_failed = TRUE;
           break;
         }
-        if (first == NULL)
-          first = g_steal_pointer (&box_error);
-        if (!session_connect (s, &local)) {
-          g_propagate_prefixed_error (error, g_steal_pointer (&local), "%s: ", s->setup->channel->name);
-          return FALSE;
-        }
-        continue;
       }
       if (first == NULL)
         first = g_steal_pointer (&box_error);
@@ -256,6 +260,8 @@ run_once (Session *s, char **args)
           char *box = ms_channel_setup_box_from_name (s->setup, *b, &local);
           if (box != NULL)
             g_ptr_array_add (boxes, box);
+          else
+            g_prefix_error (&local, "%s: \"%s\": ", target->channel->name, *b);
         }
       }
       Totals totals = { 0 };
@@ -478,11 +484,15 @@ main (int argc, char **argv)
 {
   setlocale (LC_ALL, "");
   g_log_set_default_handler (log_handler, NULL);
+  /* A peer that hangs up must be an error on the write, not the end of the
+   * process: OpenSSL writes to the socket with write(2), and in --serve
+   * mode stdout is a pipe to mswatch.  GLib does not do this for us. */
+  signal (SIGPIPE, SIG_IGN);
 
   g_autofree char *config_path = NULL;
   g_autofree char *serve_channel = NULL;
   gboolean force = FALSE, version = FALSE, quiet = FALSE, verbose = FALSE;
-  gint die_after = 0;
+  gint die_after = -1;
   g_auto (GStrv) args = NULL;
   const GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, "Read FILE instead of ~/.mbsyncrc", "FILE" },
@@ -512,6 +522,10 @@ main (int argc, char **argv)
   }
   if (verbose)
     g_setenv ("G_MESSAGES_DEBUG", "all", TRUE);
+  /* ms_sync_set_die_after (0) means "never"; dying before the first
+   * state-changing step is dying before doing anything. */
+  if (die_after == 0)
+    _exit (MS_SYNC_DIE_STATUS);
   if (die_after > 0)
     ms_sync_set_die_after ((guint) die_after);
   if (config_path == NULL)

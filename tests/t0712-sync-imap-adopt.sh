@@ -1,0 +1,110 @@
+#!/bin/sh
+# sync_imap takes over from mbsync, and mbsync back from sync_imap, with the
+# same ~/.mbsyncrc: after mbsync has synced a seeded server, sync_imap must
+# download nothing, duplicate nothing and change nothing on the server; the
+# changes made after that must sync; and mbsync run again afterwards must
+# find nothing to do.  Twice: with the state in each folder (SyncState *)
+# and a Verbatim tree, and with mbsync's default state directory ~/.mbsync/
+# (HOME pointing into the test directory) and a Maildir++ tree.
+. "$top_srcdir/tests/lib/test-lib.sh"
+. "$top_srcdir/tests/lib/dovecot.sh"
+. "$top_srcdir/tests/helpers/sync-lib.sh"
+
+dovecot_available
+command -v mbsync >/dev/null 2>&1 || skip_all "mbsync not found (install isync)"
+
+plan 39
+
+if ! dovecot_setup; then
+  echo "Bail out! the Dovecot fixture did not start"
+  exit 1
+fi
+dovecot_seed INBOX 6 && dovecot_seed "box01 box02" 3 || { echo "Bail out! seeding failed"; exit 1; }
+dovecot_store INBOX 1:2 +FLAGS '\Seen'
+dovecot_store INBOX 3 +FLAGS '\Flagged \Answered'
+dovecot_store box01 1 +FLAGS '\Seen \Draft'
+
+FOLDERS="INBOX box01 box02"
+HOME=$T_DIR/home
+export HOME
+mkdir -p "$HOME"
+
+# folder_dir ROOT LAYOUT BOX: where BOX lives in the tree.
+folder_dir () {
+  case $2:$3 in
+    Maildir++:INBOX) echo "$1" ;;
+    Maildir++:*) echo "$1/.$3" ;;
+    *) echo "$1/$3" ;;
+  esac
+}
+
+# tree_names ROOT LAYOUT: every message file name of every folder.
+tree_names () {
+  local f
+  for f in $FOLDERS; do echo "== $f"; sync_names "$(folder_dir "$1" "$2" "$f")"; done
+}
+
+# server_state: every server message with its flags, and the counters that
+# any change (even a flag) moves.
+server_state () {
+  local f
+  for f in $FOLDERS; do
+    echo "== $f $(dovecot_status "$f" UIDNEXT) $(dovecot_status "$f" HIGHESTMODSEQ)"
+    dovecot_messages "$f"
+  done
+}
+
+# adoption NAME LAYOUT [CHANNEL-LINE...]: the whole round for one setup.
+adoption () {
+  local name=$1 layout=$2 root=$T_DIR/$1 rc=$T_DIR/rc-$1 names server far near f dir
+  shift 2
+  sync_write_rc "$rc" tunnel "$layout" "$root" "$@"
+
+  mbsync -c "$rc" c > "$T_DIR/$name-mbsync1.log" 2>&1
+  is "$name: mbsync syncs first (exit 0)" "$?" 0
+  names=$(tree_names "$root" "$layout")
+  server=$(server_state)
+
+  sync_run "$T_DIR/$name-adopt.log" -V -c "$rc" c
+  sync_exit_is "$name: sync_imap with the same rc exits 0" 0
+  is "$name: ... downloads and uploads nothing" "$(sync_pulled "$SYNC_LOG") $(sync_pushed "$SYNC_LOG")" "0 0"
+  sync_same "$name: ... touches no local file" "$(tree_names "$root" "$layout")" "$names"
+  sync_same "$name: ... changes nothing on the server" "$(server_state)" "$server"
+  for f in $FOLDERS; do
+    dir=$(folder_dir "$root" "$layout" "$f")
+    sync_same "$name: ... $f agrees with the server" "$(sync_local "$dir")" "$(sync_server "$f")"
+  done
+
+  # Changes after the adoption.
+  dir=$(folder_dir "$root" "$layout" box01)
+  far=$(sync_add_server box01 '\Flagged')
+  near=$(sync_add_local "$dir" S)
+  sync_local_flags "$dir" "$(sync_first_ids "$(sync_local "$dir" | grep '^<seed')" 1)" R
+  sync_server_flags INBOX "$(sync_first_ids "$(sync_server INBOX)" 1)" +FLAGS '\Answered'
+  sync_run "$T_DIR/$name-after.log" -V -c "$rc" c
+  sync_exit_is "$name: changes after the adoption sync (exit 0)" 0
+  is "$name: ... one message each way" "$(sync_pulled "$SYNC_LOG") $(sync_pushed "$SYNC_LOG")" "1 1"
+  is "$name: ... the server's new message arrived, flagged" "$(sync_msg_flags "$(sync_local "$dir")" "$far")" F
+  is "$name: ... the local one too, seen" "$(sync_msg_flags "$(sync_server box01)" "$near")" S
+  for f in INBOX box01; do
+    sync_same "$name: ... $f agrees with the server" \
+      "$(sync_local "$(folder_dir "$root" "$layout" "$f")")" "$(sync_server "$f")"
+  done
+
+  # And mbsync takes over again.
+  names=$(tree_names "$root" "$layout")
+  server=$(server_state)
+  mbsync -V -c "$rc" c > "$T_DIR/$name-mbsync2.log" 2>&1
+  is "$name: mbsync after sync_imap exits 0" "$?" 0
+  sync_same "$name: ... touches no local file" "$(tree_names "$root" "$layout")" "$names"
+  sync_same "$name: ... changes nothing on the server" "$(server_state)" "$server"
+  check "$name: ... and reports no error or warning" \
+    sh -c '! grep -iE "error|warning" "$1"' x "$T_DIR/$name-mbsync2.log"
+}
+
+adoption instate Verbatim "Patterns *" "Create Both" "SyncState *"
+check "instate: the state is in each folder" test -s "$T_DIR/instate/box01/.mbsyncstate"
+
+adoption homestate Maildir++ "Patterns *" "Create Both"
+check "homestate: the state is in ~/.mbsync/" test -s "$HOME/.mbsync/:far:box01_:near:box01"
+check "homestate: ... and not in the folders" test ! -e "$T_DIR/homestate/.box01/.mbsyncstate"

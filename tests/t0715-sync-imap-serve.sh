@@ -1,0 +1,132 @@
+#!/bin/sh
+# sync_imap --serve CHANNEL, the resident syncer of docs/protocol.md, against
+# a real Dovecot: the greeting; several requests in flight; requests for the
+# same mailbox that queue up while another sync runs are synced once and each
+# answered; an unchanged mailbox answered OK 0 0, a changed one OK with its
+# counts; bad names and bad lines refused; the server restarting between two
+# requests (the next one reconnects and succeeds); and the end of stdin ending
+# sync_imap with status 0.
+#
+# To have requests queue up for certain, the second instance reaches the
+# server through a Tunnel that waits on a FIFO (the "gate") before it starts
+# the preauth imap: the test sends the requests while the first sync is held
+# at the gate, and knows they are queued once sync_imap has answered a
+# malformed line sent after them (it reads its input in order).
+. "$top_srcdir/tests/lib/test-lib.sh"
+. "$top_srcdir/tests/lib/dovecot.sh"
+. "$top_srcdir/tests/helpers/sync-lib.sh"
+
+dovecot_available
+
+plan 36
+
+if ! dovecot_setup; then
+  echo "Bail out! the Dovecot fixture did not start"
+  exit 1
+fi
+dovecot_seed INBOX 3 && dovecot_seed box01 2 || { echo "Bail out! seeding failed"; exit 1; }
+
+# start_serve NAME RC: sync_imap --serve c on rc RC, reading the FIFO
+# $T_DIR/NAME.in (held open on fd 3), answering into $T_DIR/NAME.out, -V log
+# in $T_DIR/NAME.err; SERVE_PID and OUT are set.
+start_serve () {
+  mkfifo "$T_DIR/$1.in"
+  sync_imap -V -c "$2" --serve c < "$T_DIR/$1.in" > "$T_DIR/$1.out" 2> "$T_DIR/$1.err" &
+  SERVE_PID=$!
+  OUT=$T_DIR/$1.out
+  exec 3> "$T_DIR/$1.in"
+}
+# send LINE...: requests to the running instance.
+send () { printf '%s\n' "$@" >&3; }
+# stop_serve: closes stdin and waits for sync_imap to exit (SYNC_RC).
+stop_serve () {
+  exec 3>&-
+  sync_wait_exit "$SERVE_PID"
+}
+# answered TAG: TAG has its final answer.
+answered () { grep -qE "^$1 (OK|RETRY|FAIL)( |\$)" "$OUT"; }
+# answer TAG: that final answer.
+answer () { grep -E "^$1 (OK|RETRY|FAIL)( |\$)" "$OUT"; }
+# answers_of TAG: how many final answers TAG got.
+answers_of () { grep -cE "^$1 (OK|RETRY|FAIL)( |\$)" "$OUT"; }
+# wait_answer DESC TAG: one TAP line for TAG being answered in time.
+wait_answer () { check "$1" wait_until 30 answered "$2"; }
+
+# --- over IMAPS ---------------------------------------------------------------
+S=$T_DIR/s
+sync_write_rc "$T_DIR/rc-imaps" imaps Verbatim "$S"
+start_serve imaps "$T_DIR/rc-imaps"
+greeted () { head -n 1 "$OUT" | grep -q '^\* MSWATCH-SYNCER 1 sync_imap '; }
+check "the first line is the greeting" wait_until 30 greeted
+
+send "a0 SYNC"
+wait_answer "a sync of everything is answered" a0
+is "... OK with the 5 messages pulled" "$(answer a0)" "a0 OK 5 0"
+check "... after progress lines" grep -q '^a0 PROGRESS 1/2 mailboxes$' "$OUT"
+sync_same "... INBOX is there" "$(sync_local "$S/INBOX")" "$(sync_server INBOX)"
+
+send "a1 SYNC INBOX"
+wait_answer "an unchanged mailbox is answered" a1
+is "... OK 0 0" "$(answer a1)" "a1 OK 0 0"
+
+sync_add_server box01 > /dev/null
+sync_add_server box01 > /dev/null
+sync_add_local "$S/INBOX" > /dev/null
+send "a2 SYNC box01" "a3 SYNC INBOX"
+wait_answer "two requests in flight: the first is answered" a2
+wait_answer "... and the second" a3
+is "... box01: 2 pulled" "$(answer a2)" "a2 OK 2 0"
+is "... INBOX: 1 pushed" "$(answer a3)" "a3 OK 0 1"
+sync_same "... box01 agrees with the server" "$(sync_local "$S/box01")" "$(sync_server box01)"
+sync_same "... INBOX too" "$(sync_local "$S/INBOX")" "$(sync_server INBOX)"
+
+send "a4 SYNC ../evil"
+wait_answer "a name leaving the Maildir root is answered" a4
+check "... FAIL" grep -q '^a4 FAIL .*path component' "$OUT"
+check "... and nothing was made for it" test ! -e "$T_DIR/evil"
+send "bad! SYNC INBOX" "a5 FROB"
+check "a malformed line gets * BAD" wait_until 30 file_has "$OUT" "* BAD malformed request line"
+wait_answer "an unknown command is answered" a5
+is "... FAIL" "$(answer a5)" "a5 FAIL unknown command"
+
+# (The restarted master must not inherit fd 3, the FIFO's writing end: it
+# would keep sync_imap's stdin open.)
+check "the server restarts (the connection drops)" dovecot_restart 3>&-
+new=$(sync_add_server INBOX)
+send "a6 SYNC INBOX"
+wait_answer "the next request is answered" a6
+is "... OK, over a new connection" "$(answer a6)" "a6 OK 1 0"
+check "... the new message arrived" sh -c '[ -n "$1" ]' x "$(sync_local_file "$S/INBOX" "$new")"
+
+stop_serve
+is "at the end of stdin sync_imap exits 0" "$SYNC_RC" 0
+for t in a0 a1 a2 a3 a4 a5 a6; do
+  c=$(answers_of $t)
+  [ "$c" = 1 ] || { not_ok "every request got exactly one answer"; diag "$t: $c answers"; break; }
+done
+[ "$t" = a6 ] && [ "$c" = 1 ] && ok "every request got exactly one answer"
+
+# --- requests queued behind a sync: coalesced -------------------------------------------
+G=$T_DIR/g
+mkfifo "$T_DIR/gate"
+sync_write_rc "$T_DIR/rc-gated" \
+  "Tunnel \"touch $T_DIR/gate.reached && read go < $T_DIR/gate && exec $(dovecot_preauth_cmd)\"" \
+  Verbatim "$G"
+start_serve gated "$T_DIR/rc-gated"
+check "second instance greets" wait_until 30 greeted
+send "g0 SYNC INBOX"
+check "its first sync waits at the gate" wait_until 30 test -e "$T_DIR/gate.reached"
+send "b1 SYNC box01" "b2 SYNC box01" "b3 SYNC box01" "c1 SYNC INBOX" "bad! queued"
+check "four more requests are queued behind it" wait_until 30 file_has "$OUT" "* BAD malformed request line"
+printf 'go\n' > "$T_DIR/gate"
+wait_answer "the first request is answered once the gate opens" g0
+wait_answer "the last queued one too" c1
+is "... g0 pulled INBOX" "$(answer g0)" "g0 OK 5 0"
+is "... b1, b2 and b3 got the same answer" "$(answer b1 | cut -d' ' -f2-) $(answer b2 | cut -d' ' -f2-) $(answer b3 | cut -d' ' -f2-)" \
+  "OK 4 0 OK 4 0 OK 4 0"
+is "... from one sync of box01" "$(grep -c '^sync_imap: box01: ' "$T_DIR/gated.err")" 1
+is "... c1 found INBOX unchanged" "$(answer c1)" "c1 OK 0 0"
+is "... answered in order" "$(grep -oE '^(g0|b1|b2|b3|c1) OK' "$OUT" | cut -d' ' -f1 | tr '\n' ' ')" \
+  "g0 b1 b2 b3 c1 "
+stop_serve
+is "... and exits 0 at the end of stdin" "$SYNC_RC" 0
