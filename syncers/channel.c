@@ -77,6 +77,9 @@ setup_maildir (MsChannelSetup *s, const MsMbsyncConfig *config, const MsMbsyncSt
     return FALSE;
   }
   s->maildir.fsync = config->fsync;
+  /* sync-job.c syncs new/ and cur/ once per batch, before the state
+   * records what depends on them. */
+  s->maildir.defer_dir_sync = TRUE;
   s->maildir.info_delimiter = store->info_delimiter ? store->info_delimiter : ':';
   if (store->map_inbox != NULL)
     warn (s, "MapInbox is not supported and is ignored");

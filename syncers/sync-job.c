@@ -131,8 +131,23 @@ typedef struct {
   MsMaildirDelivery *delivery;
   gboolean pending_cr;        /* the last streamed byte was a CR */
   guint32 numbered_max;       /* highest UID given to a message that had none */
+  GArray *delivered;          /* DeliveredPull: in place, pair not yet recorded */
   GError *deferred;           /* first error inside a callback */
 } Job;
+
+/* A pulled message whose file is in place but whose directory is not yet
+ * synced: its pair is recorded only after ms_maildir_sync_folder(), or a
+ * crash could leave a pair whose Maildir side never reached the disk (and
+ * the next run would take it for a deletion). */
+typedef struct {
+  guint32 far_uid, near_uid;
+  MsFlags flags;
+} DeliveredPull;
+
+/* Deliveries between directory syncs: one sync of new/ and cur/ per this
+ * many messages instead of one per message, while a crash loses at most
+ * this many downloads (they are fetched again). */
+#define PULL_SYNC_BATCH 256
 
 static void
 defer_error (Job *job, GError *error)
@@ -400,6 +415,24 @@ sink_end (gpointer data)
   }
 }
 
+/* Makes the deliveries so far durable, then records their pairs. */
+static gboolean
+record_deliveries (Job *job, GError **error)
+{
+  if (job->delivered->len == 0)
+    return TRUE;
+  if (!ms_maildir_sync_folder (job->ctx->maildir, job->box, error))
+    return FALSE;
+  for (guint i = 0; i < job->delivered->len; i++) {
+    const DeliveredPull *dp = &g_array_index (job->delivered, DeliveredPull, i);
+    if (!ms_sync_state_file_pair (job->state_file, dp->far_uid, dp->near_uid, dp->flags, error))
+      return FALSE;
+    job->counts->pulled++;
+  }
+  g_array_set_size (job->delivered, 0);
+  return TRUE;
+}
+
 static void
 on_pull_fetch (const MsImapResponse *r, gpointer data)
 {
@@ -423,12 +456,15 @@ on_pull_fetch (const MsImapResponse *r, gpointer data)
   ms_sync_step ();
   g_autofree char *name = ms_maildir_delivery_commit (g_steal_pointer (&d), near_uid, flags,
                                                       !(flags & MS_FLAG_SEEN), &error);
-  if (name == NULL || !ms_sync_state_file_pair (job->state_file, far_uid, near_uid, flags, &error)) {
+  if (name == NULL) {
     defer_error (job, error);
     return;
   }
   g_hash_table_remove (job->pull_near_uid, GUINT_TO_POINTER (far_uid));
-  job->counts->pulled++;
+  DeliveredPull dp = { far_uid, near_uid, flags };
+  g_array_append_val (job->delivered, dp);
+  if (job->delivered->len >= PULL_SYNC_BATCH && !record_deliveries (job, &error))
+    defer_error (job, error);
 }
 
 /* Reserves `n` Maildir UIDs above everything in use; returns the first. */
@@ -486,10 +522,17 @@ do_pulls (Job *job, const MsSyncPlan *plan, GError **error)
   ms_imap_parser_set_literal_sink (parser, NULL, NULL);
   if (job->delivery != NULL)
     ms_maildir_delivery_abort (g_steal_pointer (&job->delivery));
+  /* What arrived is kept even when the FETCH failed halfway. */
+  g_autoptr (GError) record_error = NULL;
+  gboolean recorded = record_deliveries (job, &record_error);
   if (!ok)
     return FALSE;
   if (job->deferred != NULL) {
     g_propagate_error (error, g_steal_pointer (&job->deferred));
+    return FALSE;
+  }
+  if (!recorded) {
+    g_propagate_error (error, g_steal_pointer (&record_error));
     return FALSE;
   }
   return TRUE;
@@ -768,7 +811,8 @@ number_new_messages (Job *job, const MsSyncPlan *plan, GError **error)
     job->numbered_max = uid;
     a->near_uid = uid++;
   }
-  return TRUE;
+  /* The journal's '>' lines name these UIDs: they must be on disk first. */
+  return ms_maildir_sync_folder (job->ctx->maildir, job->box, error);
 }
 
 /* Waits for the APPEND at the head of `inflight` and pairs its message. */
@@ -1012,6 +1056,9 @@ apply_rest (Job *job, const MsSyncPlan *plan, GError **error)
   g_autoptr (GHashTable) expunging = g_hash_table_new (NULL, NULL);   /* far uids */
   g_autoptr (GHashTable) late_near = g_hash_table_new (NULL, NULL);   /* near uids of late UNPAIRs */
   g_autoptr (GArray) late = g_array_new (FALSE, FALSE, sizeof (MsSyncAction));
+  /* Pair changes wait for the Maildir changes before them to be durable
+   * (one directory sync for all), so the state never runs ahead of the disk. */
+  g_autoptr (GArray) now = g_array_new (FALSE, FALSE, sizeof (MsSyncAction));
 
   for (guint i = 0; i < plan->actions->len; i++) {
     const MsSyncAction *a = &g_array_index (plan->actions, MsSyncAction, i);
@@ -1050,8 +1097,8 @@ apply_rest (Job *job, const MsSyncPlan *plan, GError **error)
         if (a->kind == MS_ACTION_UNPAIR && a->near_uid != 0)
           g_hash_table_add (late_near, GUINT_TO_POINTER (a->near_uid));
         g_array_append_val (late, *a);
-      } else if (!apply_pair_change (job, a, error)) {
-        return FALSE;
+      } else {
+        g_array_append_val (now, *a);
       }
       break;
     case MS_ACTION_PULL:
@@ -1060,6 +1107,12 @@ apply_rest (Job *job, const MsSyncPlan *plan, GError **error)
       break; /* done in their own passes */
     }
   }
+  if ((job->counts->flags_near > 0 || job->counts->removed_near > 0)
+      && !ms_maildir_sync_folder (store, job->box, error))
+    return FALSE;
+  for (guint i = 0; i < now->len; i++)
+    if (!apply_pair_change (job, &g_array_index (now, MsSyncAction, i), error))
+      return FALSE;
   if (!expunge_far (job, expunge, error))
     return FALSE;
   for (guint i = 0; i < late->len; i++)
@@ -1222,6 +1275,7 @@ job_clear (Job *job)
   g_clear_pointer (&job->listing.vanished, g_array_unref);
   g_clear_pointer (&job->pull_near_uid, g_hash_table_unref);
   g_clear_pointer (&job->pull_flags, g_hash_table_unref);
+  g_clear_pointer (&job->delivered, g_array_unref);
   if (job->delivery != NULL)
     ms_maildir_delivery_abort (g_steal_pointer (&job->delivery));
   g_clear_error (&job->deferred);
@@ -1310,6 +1364,7 @@ sync_box (Job *job, GError **error)
   if (job->state_file == NULL)
     return FALSE;
   MsSyncState *state = ms_sync_state_file_state (job->state_file);
+  const MsSyncState before = *state; /* the scalars, to see whether a commit is needed */
   if (!scan_folder (job, state, error) || !select_box (job, error))
     return FALSE;
   if (state->far_uidvalidity != 0 && state->far_uidvalidity != job->uidvalidity) {
@@ -1349,8 +1404,137 @@ sync_box (Job *job, GError **error)
   state->far_highestmodseq = job->highestmodseq;
   state->far_uidnext = job->uidnext;
   state->far_messages = job->exists;
+
+  MsSyncCounts *c = job->counts;
+  gboolean near_changed = c->pulled || c->flags_near || c->removed_near || job->numbered_max;
+  gboolean far_changed = c->pushed || c->flags_far || c->expunged_far;
+  if (!near_changed && !far_changed && job->highestmodseq != 0
+      && job->scan->mtime_new_ns != MS_MAILDIR_FINGERPRINT_UNSETTLED
+      && job->scan->mtime_cur_ns != MS_MAILDIR_FINGERPRINT_UNSETTLED) {
+    c->have_fingerprint = TRUE;
+    c->fingerprint = (MsSyncFingerprint) { job->uidvalidity, job->uidnext, job->exists, job->highestmodseq,
+                                           job->scan->mtime_new_ns, job->scan->mtime_cur_ns };
+  }
+  /* Nothing to record: leave the files alone (a rewrite costs two new
+   * inodes, an fdatasync and renames for every unchanged mailbox). */
+  if (plan->actions->len == 0 && !ms_sync_state_file_has_journal (job->state_file)
+      && before.far_uidvalidity == state->far_uidvalidity && before.near_uidvalidity == state->near_uidvalidity
+      && before.max_pulled == state->max_pulled && before.max_pushed == state->max_pushed
+      && before.far_highestmodseq == state->far_highestmodseq && before.far_uidnext == state->far_uidnext
+      && before.far_messages == state->far_messages)
+    return TRUE;
   ms_sync_step ();
   return ms_sync_state_file_commit (job->state_file, error);
+}
+
+/* --- the resident's fast path ----------------------------------------------------- */
+
+typedef struct {
+  GHashTable *by_name;   /* far name -> index into the check */
+  MsSyncFingerprint *now; /* what STATUS said, per index */
+  gboolean *answered;
+} StatusCheck;
+
+static void
+on_status (const MsImapResponse *r, gpointer data)
+{
+  StatusCheck *sc = data;
+  const char *kw = ms_imap_response_get_keyword (r);
+  if (kw == NULL || !g_str_equal (kw, "STATUS"))
+    return;
+  const MsImapValue *d = ms_imap_response_get_data (r);
+  gsize len = 0;
+  const char *name = ms_imap_value_get_bytes (ms_imap_value_get_item (d, 0), &len);
+  const MsImapValue *items = ms_imap_value_get_item (d, 1);
+  if (name == NULL || items == NULL || memchr (name, '\0', len) != NULL)
+    return;
+  g_autofree char *key = g_strndup (name, len);
+  gpointer idx;
+  if (!g_hash_table_lookup_extended (sc->by_name, key, NULL, &idx))
+    return;
+  guint i = GPOINTER_TO_UINT (idx);
+  MsSyncFingerprint *f = &sc->now[i];
+  guint seen = 0;
+  for (guint k = 0; k + 1 < ms_imap_value_get_n_items (items); k += 2) {
+    const MsImapValue *item = ms_imap_value_get_item (items, k);
+    guint64 n = 0;
+    if (!ms_imap_value_get_number (ms_imap_value_get_item (items, k + 1), &n))
+      continue;
+    if (ms_imap_value_is_atom (item, "UIDVALIDITY"))
+      f->uidvalidity = (guint32) n, seen |= 1;
+    else if (ms_imap_value_is_atom (item, "UIDNEXT"))
+      f->uidnext = (guint32) n, seen |= 2;
+    else if (ms_imap_value_is_atom (item, "MESSAGES"))
+      f->messages = (guint32) n, seen |= 4;
+    else if (ms_imap_value_is_atom (item, "HIGHESTMODSEQ"))
+      f->highestmodseq = n, seen |= 8;
+  }
+  sc->answered[i] = seen == 15;
+}
+
+GArray *
+ms_sync_fingerprint_check (MsSyncContext *ctx, GPtrArray *boxes, GPtrArray *fingerprints, GError **error)
+{
+  GArray *same = g_array_sized_new (FALSE, TRUE, sizeof (gboolean), boxes->len);
+  g_array_set_size (same, boxes->len);
+  if (!ms_imap_client_has_cap (ctx->imap, "CONDSTORE"))
+    return same; /* without HIGHESTMODSEQ a flag change is invisible to STATUS */
+  char delim = ms_imap_client_delimiter (ctx->imap, error);
+  if (error && *error) {
+    g_array_unref (same);
+    return NULL;
+  }
+  StatusCheck sc = { g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL),
+                     g_new0 (MsSyncFingerprint, boxes->len), g_new0 (gboolean, boxes->len) };
+  g_autoptr (GPtrArray) tags = g_ptr_array_new_with_free_func (g_free);
+  gboolean ok = TRUE;
+  for (guint i = 0; ok && i < boxes->len; i++) {
+    if (g_ptr_array_index (fingerprints, i) == NULL)
+      continue;
+    g_autoptr (GError) local = NULL;
+    char *far = ms_sync_far_name (ctx, delim, g_ptr_array_index (boxes, i), &local);
+    if (far == NULL || g_hash_table_contains (sc.by_name, far)) {
+      g_free (far);
+      continue;
+    }
+    g_autofree char *quoted = ms_imap_quote (far);
+    g_hash_table_insert (sc.by_name, far, GUINT_TO_POINTER (i));
+    char *tag = ms_imap_client_send (ctx->imap, error, "STATUS %s (UIDVALIDITY UIDNEXT MESSAGES HIGHESTMODSEQ)",
+                                     quoted);
+    if (tag == NULL)
+      ok = FALSE;
+    else
+      g_ptr_array_add (tags, tag);
+  }
+  for (guint i = 0; i < tags->len; i++) {
+    g_autoptr (GError) local = NULL;
+    g_autoptr (MsImapResponse) r = ms_imap_client_wait (ctx->imap, g_ptr_array_index (tags, i), on_status, &sc,
+                                                        ok ? &local : NULL);
+    if (r == NULL && local != NULL && ok) {
+      ok = FALSE;
+      g_propagate_error (error, g_steal_pointer (&local));
+    }
+  }
+  for (guint i = 0; ok && i < boxes->len; i++) {
+    const MsSyncFingerprint *was = g_ptr_array_index (fingerprints, i);
+    const MsSyncFingerprint *now = &sc.now[i];
+    if (was == NULL || !sc.answered[i] || now->uidvalidity != was->uidvalidity || now->uidnext != was->uidnext
+        || now->messages != was->messages || now->highestmodseq != was->highestmodseq)
+      continue;
+    gint64 mtime_new, mtime_cur;
+    if (!ms_maildir_fingerprint (ctx->maildir, g_ptr_array_index (boxes, i), &mtime_new, &mtime_cur, NULL))
+      continue;
+    g_array_index (same, gboolean, i) = ms_maildir_fingerprint_same (was->mtime_new_ns, mtime_new)
+                                        && ms_maildir_fingerprint_same (was->mtime_cur_ns, mtime_cur);
+  }
+  g_hash_table_unref (sc.by_name);
+  g_free (sc.now);
+  g_free (sc.answered);
+  if (!ok) {
+    g_array_unref (same);
+    return NULL;
+  }
+  return same;
 }
 
 gboolean
@@ -1360,6 +1544,7 @@ ms_sync_box (MsSyncContext *ctx, const char *box, MsSyncCounts *counts, GError *
   Job job = { .ctx = ctx, .box = box, .counts = counts };
   job.pull_near_uid = g_hash_table_new (NULL, NULL);
   job.pull_flags = g_hash_table_new (NULL, NULL);
+  job.delivered = g_array_new (FALSE, FALSE, sizeof (DeliveredPull));
   gboolean ok = sync_box (&job, error);
   if (!ok)
     g_prefix_error (error, "%s: ", box);

@@ -38,11 +38,24 @@ typedef struct {
   gboolean fsync;
 } MsSyncContext;
 
+/* What a mailbox pair looked like after a sync that changed nothing: the
+ * server's STATUS values and the Maildir folder's directory times. */
+typedef struct {
+  guint32 uidvalidity, uidnext, messages;
+  guint64 highestmodseq;
+  gint64 mtime_new_ns, mtime_cur_ns;
+} MsSyncFingerprint;
+
 typedef struct {
   guint pulled, pushed;
   guint flags_far, flags_near;
   guint removed_near, expunged_far;
   gboolean far_unchanged;  /* the server side was skipped by its fingerprint */
+  /* Set when the run changed neither side: then both sides are, as far as
+   * anyone can tell, exactly as this describes them, and a later request
+   * that finds them so (ms_sync_fingerprint_check) needs no sync at all. */
+  gboolean have_fingerprint;
+  MsSyncFingerprint fingerprint;
 } MsSyncCounts;
 
 /* The IMAP name of a canonical mailbox name: "INBOX" stays, others get the
@@ -56,3 +69,13 @@ char *ms_sync_box_from_far (const MsSyncContext *ctx, char delim, const char *fa
 GPtrArray *ms_sync_list_boxes (MsSyncContext *ctx, GError **error);
 
 gboolean ms_sync_box (MsSyncContext *ctx, const char *box, MsSyncCounts *counts, GError **error);
+
+/* The fast path of a resident syncer: asks the server for the STATUS of
+ * every box in `boxes` (canonical names) in one pipelined round trip and
+ * stats their Maildir folders; `fingerprints` holds what the last sync that
+ * changed nothing saw (NULL entries: unknown).  Returns a new array of
+ * gboolean, TRUE where both sides are unchanged, so that the box needs no
+ * sync.  A box the client has selected is never reported unchanged (STATUS
+ * of the selected mailbox is not reliable). */
+GArray *ms_sync_fingerprint_check (MsSyncContext *ctx, GPtrArray *boxes, GPtrArray *fingerprints,
+                                   GError **error);

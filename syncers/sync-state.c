@@ -835,6 +835,13 @@ ms_sync_state_file_open (const char *path, gboolean fsync_enabled, GPtrArray **p
   return f;
 }
 
+gboolean
+ms_sync_state_file_has_journal (MsSyncStateFile *f)
+{
+  g_return_val_if_fail (f != NULL, TRUE);
+  return f->journal_fd >= 0 || g_file_test (f->journal_path, G_FILE_TEST_EXISTS);
+}
+
 MsSyncState *
 ms_sync_state_file_state (MsSyncStateFile *f)
 {

@@ -228,6 +228,9 @@ gboolean ms_sync_state_file_unpair (MsSyncStateFile *f, guint32 far_uid, guint32
  * then unlinks the journal.  On failure the old state and the journal are
  * left as they were. */
 gboolean ms_sync_state_file_commit (MsSyncStateFile *f, GError **error);
+/* Whether a journal exists (left by an interrupted run, or written since
+ * the open): then the state must be committed even if nothing else changed. */
+gboolean ms_sync_state_file_has_journal (MsSyncStateFile *f);
 /* Releases the lock; uncommitted changes stay in the journal.  NULL is
  * fine. */
 void ms_sync_state_file_close (MsSyncStateFile *f);

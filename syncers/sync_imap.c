@@ -37,6 +37,16 @@ typedef struct {
   MsChannelSetup *setup;
   MsImapClient *imap;
   gboolean force;
+
+  /* The resident's memory (--serve): what each mailbox looked like after
+   * the last sync that changed nothing, for the one-round-trip check; the
+   * mailboxes whose last sync changed something, to be synced once more
+   * when nothing else is waiting (that sync establishes the fingerprint,
+   * so the watchers' echo of our own writes finds nothing to do); and the
+   * mailbox left selected, which STATUS must not be asked about. */
+  GHashTable *fingerprints; /* box -> MsSyncFingerprint* */
+  GHashTable *verify;       /* set of boxes */
+  char *selected;
 } Session;
 
 typedef struct {
@@ -82,6 +92,7 @@ log_handler (const char *domain, GLogLevelFlags level, const char *message, gpoi
 static void
 session_clear (Session *s)
 {
+  g_clear_pointer (&s->selected, g_free);
   g_clear_pointer (&s->imap, ms_imap_client_free);
   g_clear_pointer (&s->setup, ms_channel_setup_free);
 }
@@ -127,8 +138,19 @@ sync_one (Session *s, const char *box, Totals *totals, GError **error)
   MsSyncCounts counts;
   ms_channel_setup_context (s->setup, s->imap, &ctx);
   ctx.policy.force = s->force;
-  if (!ms_sync_box (&ctx, box, &counts, error))
+  g_clear_pointer (&s->selected, g_free);
+  if (!ms_sync_box (&ctx, box, &counts, error)) {
+    g_hash_table_remove (s->fingerprints, box);
     return FALSE;
+  }
+  s->selected = g_strdup (box);
+  g_hash_table_remove (s->verify, box);
+  if (counts.have_fingerprint) {
+    g_hash_table_insert (s->fingerprints, g_strdup (box), g_memdup2 (&counts.fingerprint, sizeof counts.fingerprint));
+  } else {
+    g_hash_table_remove (s->fingerprints, box);
+    g_hash_table_add (s->verify, g_strdup (box));
+  }
   totals->pulled_side += counts.pulled + counts.flags_near + counts.removed_near;
   totals->pushed_side += counts.pushed + counts.flags_far + counts.expunged_far;
   g_debug ("%s: %u pulled, %u pushed, %u/%u flags, %u removed, %u expunged%s", box, counts.pulled,
@@ -321,25 +343,109 @@ same_target (const Request *a, const Request *b)
   return (a->name == NULL && b->name == NULL) || (a->name && b->name && g_str_equal (a->name, b->name));
 }
 
+/* Answers every queued request whose mailbox is unchanged on both sides
+ * since its last sync, with one pipelined STATUS round trip for all. */
+static void
+answer_unchanged (Server *srv)
+{
+  Session *s = srv->session;
+  g_autoptr (GPtrArray) boxes = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) known = g_ptr_array_new ();
+  for (GList *l = srv->held.head; l != NULL; l = l->next) {
+    Request *r = l->data;
+    char *box = r != &end_of_input && r->name ? ms_channel_setup_box_from_name (s->setup, r->name, NULL) : NULL;
+    MsSyncFingerprint *f = box ? g_hash_table_lookup (s->fingerprints, box) : NULL;
+    if (f != NULL && s->selected != NULL && g_str_equal (box, s->selected))
+      f = NULL;
+    g_ptr_array_add (boxes, box ? box : g_strdup (""));
+    g_ptr_array_add (known, f);
+  }
+  guint n_known = 0;
+  for (guint i = 0; i < known->len; i++)
+    n_known += g_ptr_array_index (known, i) != NULL;
+  if (n_known == 0 || !session_connect (s, NULL))
+    return;
+  MsSyncContext ctx;
+  ms_channel_setup_context (s->setup, s->imap, &ctx);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) same = ms_sync_fingerprint_check (&ctx, boxes, known, &error);
+  if (same == NULL) {
+    g_debug ("fingerprint check: %s", error->message);
+    g_clear_pointer (&s->imap, ms_imap_client_free);
+    return;
+  }
+  const Totals none = { 0 };
+  GList *l = srv->held.head;
+  for (guint i = 0; l != NULL; i++) {
+    GList *next = l->next;
+    if (g_array_index (same, gboolean, i)) {
+      answer (l->data, TRUE, &none, FALSE, NULL);
+      request_free (l->data);
+      g_queue_delete_link (&srv->held, l);
+    }
+    l = next;
+  }
+}
+
+/* With nothing waiting: syncs once more a mailbox whose last sync changed
+ * something, answering nobody. */
+static void
+verify_one (Server *srv)
+{
+  Session *s = srv->session;
+  GHashTableIter it;
+  gpointer key;
+  g_hash_table_iter_init (&it, s->verify);
+  if (!g_hash_table_iter_next (&it, &key, NULL))
+    return;
+  g_autoptr (GPtrArray) boxes = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (boxes, g_strdup (key));
+  g_hash_table_iter_remove (&it);
+  Totals totals = { 0 };
+  gboolean permanent;
+  g_autoptr (GError) error = NULL;
+  if (!sync_boxes (s, boxes, &totals, &permanent, NULL, NULL, &error))
+    g_debug ("%s", error->message);
+}
+
 static gpointer
 serve_thread (gpointer data)
 {
   Server *srv = data;
   Session *s = srv->session;
   for (;;) {
-    Request *r = g_queue_pop_head (&srv->held);
+    /* Take everything that is queued, then answer what is unchanged. */
+    Request *r;
+    if (g_queue_is_empty (&srv->held)) {
+      if (g_hash_table_size (s->verify) > 0) {
+        r = g_async_queue_try_pop (srv->queue);
+        if (r == NULL) {
+          verify_one (srv);
+          continue;
+        }
+      } else {
+        r = g_async_queue_pop (srv->queue);
+      }
+      g_queue_push_tail (&srv->held, r);
+    }
+    for (Request *next; (next = g_async_queue_try_pop (srv->queue)) != NULL;)
+      g_queue_push_tail (&srv->held, next);
+    answer_unchanged (srv);
+    r = g_queue_pop_head (&srv->held);
     if (r == NULL)
-      r = g_async_queue_pop (srv->queue);
+      continue;
     if (r == &end_of_input)
       break;
-    /* Everything queued meanwhile for the same mailbox rides along. */
+    /* Everything queued for the same mailbox rides along. */
     g_autoptr (GPtrArray) same = g_ptr_array_new_with_free_func ((GDestroyNotify) request_free);
     g_ptr_array_add (same, r);
-    for (Request *next; (next = g_async_queue_try_pop (srv->queue)) != NULL;) {
-      if (next != &end_of_input && same_target (r, next))
-        g_ptr_array_add (same, next);
-      else
-        g_queue_push_tail (&srv->held, next);
+    for (GList *l = srv->held.head; l != NULL;) {
+      GList *next = l->next;
+      if (l->data != &end_of_input && same_target (r, l->data)) {
+        g_ptr_array_add (same, l->data);
+        g_queue_delete_link (&srv->held, l);
+      }
+      l = next;
     }
 
     Totals totals = { 0 };
@@ -536,7 +642,11 @@ main (int argc, char **argv)
     return 1;
   }
   Session session = { .config = config, .force = force };
+  session.fingerprints = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  session.verify = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   int status = serve_channel ? serve (&session, serve_channel) : run_once (&session, args);
   session_clear (&session);
+  g_hash_table_unref (session.fingerprints);
+  g_hash_table_unref (session.verify);
   return status;
 }

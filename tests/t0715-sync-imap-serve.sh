@@ -124,7 +124,7 @@ wait_answer "the last queued one too" c1
 is "... g0 pulled INBOX" "$(answer g0)" "g0 OK 5 0"
 is "... b1, b2 and b3 got the same answer" "$(answer b1 | cut -d' ' -f2-) $(answer b2 | cut -d' ' -f2-) $(answer b3 | cut -d' ' -f2-)" \
   "OK 4 0 OK 4 0 OK 4 0"
-is "... from one sync of box01" "$(grep -c '^sync_imap: box01: ' "$T_DIR/gated.err")" 1
+is "... from one sync of box01" "$(grep -c '^sync_imap: box01: 4 pulled' "$T_DIR/gated.err")" 1
 is "... c1 found INBOX unchanged" "$(answer c1)" "c1 OK 0 0"
 is "... answered in order" "$(grep -oE '^(g0|b1|b2|b3|c1) OK' "$OUT" | cut -d' ' -f1 | tr '\n' ' ')" \
   "g0 b1 b2 b3 c1 "
