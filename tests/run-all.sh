@@ -28,7 +28,7 @@ if [ "${MS_SKIP_ASAN:-}" != 1 ]; then
 fi
 
 if [ "${MS_SKIP_DISTCHECK:-}" != 1 ]; then
-  (cd build && make -s distcheck >distcheck.log 2>&1) || { tail -40 build/distcheck.log; status=1; }
+  (cd build && make -s -j"$jobs" distcheck >distcheck.log 2>&1) || { tail -40 build/distcheck.log; status=1; }
 fi
 
 exit $status
