@@ -20,15 +20,28 @@
  * for the watchers' restart procedure.  Every greeting after the first means
  * a new syncer whose state we don't know, so a sync of all mailboxes
  * follows, like after a watcher restart.
+ *
+ * Every sync result also goes to the per-mailbox history (sync-history.h)
+ * for the status report, and its synced names to the on_synced hook
+ * (hook.h), which runs on its own and never holds a sync back.
+ *
+ * A wake-up (wake.h: a resume from suspend, the network coming back, or
+ * SIGUSR2) stops every watcher and starts the restart procedure at once,
+ * and cuts short every wait that is a backoff: watcher starts, the retry of
+ * a failed sync, the restart of the syncer.  The restart procedure then
+ * syncs all mailboxes, as after any watcher restart.
  */
 #include "dispatch.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "hook.h"
 #include "messages.h"
 #include "queue.h"
 #include "status.h"
+#include "sync-history.h"
 #include "sync-runner.h"
 #include "syncer-link.h"
 #include "watcher.h"
@@ -88,6 +101,13 @@ struct MsDispatch {
   gboolean syncer_greeted;   /* it has been RUNNING before */
   guint timer_source;
   gboolean dead;             /* a fatal error ended it */
+
+  MsHook *hook;              /* NULL without on_synced, or with -d */
+  MsSyncHistory *history;
+  gint64 started_wall;
+  MsWakeReason wake_reason;  /* the last wake-up; MS_WAKE_NONE: none yet */
+  gint64 wake_at;            /* wall-clock seconds */
+  gint64 wake_slept;         /* ms */
 };
 
 static void step (MsDispatch *d);
@@ -108,6 +128,13 @@ static gint
 compare_names (gconstpointer a, gconstpointer b, gpointer unused)
 {
   return strcmp (a, b);
+}
+
+/* For g_ptr_array_sort() of char*. */
+static gint
+compare_strv_entries (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
 }
 
 static GTree *
@@ -234,6 +261,51 @@ queue_change (MsDispatch *d, gint64 inter)
     ms_sync_timer_queue (&d->timer, inter, now_ms ());
 }
 
+static MsHistoryResult
+history_result (MsSyncerOutcome outcome)
+{
+  switch (outcome) {
+  case MS_SYNCER_OK:
+    return MS_HISTORY_OK;
+  case MS_SYNCER_RETRY:
+    return MS_HISTORY_RETRY;
+  case MS_SYNCER_FAIL:
+    break;
+  }
+  return MS_HISTORY_FAILED;
+}
+
+/* The per-mailbox history, and the synced names to the hook. */
+static void
+note_outcomes (MsDispatch *d, const MsSyncResult *result)
+{
+  g_autoptr (GPtrArray) synced = g_ptr_array_new ();
+  gboolean all_synced = FALSE;
+  GHashTableIter it;
+  gpointer key, value;
+
+  g_hash_table_iter_init (&it, result->outcomes);
+  while (g_hash_table_iter_next (&it, &key, &value)) {
+    const char *name = key;
+    const MsNameOutcome *o = value;
+    ms_sync_history_record (d->history, name, o->when, history_result (o->outcome), o->reason);
+    if (o->outcome != MS_SYNCER_OK)
+      continue;
+    if (*name == '\0')
+      all_synced = TRUE;
+    else
+      g_ptr_array_add (synced, (gpointer) name);
+  }
+  if (d->hook == NULL)
+    return;
+  if (all_synced) {
+    ms_hook_synced (d->hook, NULL);
+  } else if (synced->len > 0) {
+    g_ptr_array_sort (synced, compare_strv_entries);
+    ms_hook_synced (d->hook, synced);
+  }
+}
+
 static void
 on_sync_done (gpointer data, const MsSyncResult *result)
 {
@@ -241,6 +313,8 @@ on_sync_done (gpointer data, const MsSyncResult *result)
   gint64 now = now_ms ();
   RunKind kind = d->run_kind;
   gboolean ok = !result->failed;
+
+  note_outcomes (d, result);
 
   g_clear_pointer (&d->run, ms_sync_run_free);
   d->run_kind = RUN_NONE;
@@ -545,6 +619,10 @@ ms_dispatch_new (const MsConfig *config, gboolean dry, MsDispatchFatal fatal, gp
   d->full_due = -1;
   d->poll_due = -1;
   d->restart = RESTART_IDLE;
+  d->history = ms_sync_history_new (MS_SYNC_HISTORY_MAX);
+  d->started_wall = g_get_real_time () / G_USEC_PER_SEC;
+  if (config->on_synced_argv != NULL && !dry)
+    d->hook = ms_hook_new (config);
   if (config->syncer_argv != NULL && !dry)
     d->syncer = ms_syncer_link_new (config, on_syncer_ready, d);
   for (guint i = 0; i < N_STORES; i++) {
@@ -566,6 +644,8 @@ ms_dispatch_free (MsDispatch *d)
   g_clear_handle_id (&d->timer_source, g_source_remove);
   g_clear_pointer (&d->run, ms_sync_run_free);
   g_clear_pointer (&d->syncer, ms_syncer_link_free);
+  g_clear_pointer (&d->hook, ms_hook_free);
+  g_clear_pointer (&d->history, ms_sync_history_free);
   for (guint i = 0; i < N_STORES; i++) {
     g_clear_pointer (&d->watchers[i], ms_watcher_free);
     g_clear_pointer (&d->pending[i], g_tree_unref);
@@ -606,4 +686,257 @@ ms_dispatch_pending_report (MsDispatch *d)
     report = g_strconcat (pending, syncer, NULL);
   }
   return report;
+}
+
+/* --- wake-ups ------------------------------------------------------------------ */
+
+void
+ms_dispatch_wake (MsDispatch *d, MsWakeReason reason, gint64 slept_ms)
+{
+  gint64 now = now_ms ();
+  g_autofree char *why = NULL;
+
+  if (d->dead)
+    return;
+  d->wake_reason = reason;
+  d->wake_at = g_get_real_time () / G_USEC_PER_SEC;
+  d->wake_slept = reason == MS_WAKE_RESUMED ? slept_ms : 0;
+  switch (reason) {
+  case MS_WAKE_RESUMED: {
+    g_autofree char *slept = ms_status_duration (slept_ms / 1000);
+    why = g_strdup_printf ("resumed after %s asleep", slept);
+    break;
+  }
+  case MS_WAKE_NETWORK_BACK:
+    why = g_strdup ("the network is back");
+    break;
+  case MS_WAKE_SIGNAL:
+  case MS_WAKE_NONE:
+    why = g_strdup ("SIGUSR2");
+    break;
+  }
+  ms_msg_wake (why);
+
+  /* Their connections are likely dead: restart them all, at once. */
+  for (guint i = 0; i < N_STORES; i++)
+    if (ms_watcher_state (d->watchers[i]) != MS_WATCHER_STOPPED)
+      ms_watcher_stop (d->watchers[i]);
+  d->restart = RESTART_IDLE;
+  d->clean = TRUE; /* begin_restart() then starts at once */
+  ms_backoff_reset (&d->restart_backoff);
+  ms_backoff_reset (&d->start_backoff);
+
+  ms_sync_timer_expedite (&d->timer, now);
+  ms_backoff_reset (&d->full_backoff);
+  if (d->full_due >= 0)
+    d->full_due = now;
+  if (d->syncer != NULL)
+    ms_syncer_link_wake (d->syncer);
+  step (d);
+}
+
+/* --- the status report ------------------------------------------------------ */
+
+/* Wall-clock seconds for a monotonic time in ms. */
+static gint64
+wall_of (gint64 mono_ms)
+{
+  return (g_get_real_time () / 1000 + (mono_ms - now_ms ())) / 1000;
+}
+
+typedef struct {
+  GArray *requests;
+  GPtrArray *strings; /* copies the requests point to */
+} RequestCollector;
+
+static void
+collect_request (gpointer data, const char *tag, const char *name, gint64 sent, const char *progress)
+{
+  RequestCollector *c = data;
+  MsStatusRequest r = { 0 };
+
+#define KEEP(x) ((x) == NULL ? NULL : (g_ptr_array_add (c->strings, g_strdup (x)), \
+                                      (const char *) g_ptr_array_index (c->strings, c->strings->len - 1)))
+  r.tag = KEEP (tag);
+  r.mailbox = name != NULL && *name != '\0' ? KEEP (name) : NULL;
+  r.sent = sent >= 0 ? wall_of (sent) : 0;
+  r.progress = KEEP (progress);
+#undef KEEP
+  g_array_append_val (c->requests, r);
+}
+
+static const char *
+watcher_state (const MsDispatch *d, guint i, MsStatusWatcher *w)
+{
+  switch (ms_watcher_state (d->watchers[i])) {
+  case MS_WATCHER_RUNNING:
+    w->since = wall_of (ms_watcher_since (d->watchers[i]));
+    return "running";
+  case MS_WATCHER_STARTING:
+    return "starting";
+  case MS_WATCHER_STOPPED:
+    break;
+  }
+  if (d->restart == RESTART_WAITING || d->restart == RESTART_RETRY_WAIT) {
+    w->restart_at = wall_of (d->restart_due);
+    return "restarting";
+  }
+  return "stopped";
+}
+
+/* What syncs next, and when (see MsStatus). */
+static void
+next_sync (MsDispatch *d, MsStatus *s)
+{
+  gint64 now = now_ms ();
+  gboolean restarting = d->restart != RESTART_IDLE || !all_running (d);
+  gint64 rem = ms_sync_timer_remaining (&d->timer, now);
+
+  if (restarting)
+    s->next_sync = "inbox";
+  else if (d->need_inbox)
+    s->next_sync = "inbox";
+  else if (d->need_full)
+    s->next_sync = "all";
+  else if ((rem >= 0 && d->run == NULL) || anything_pending (d))
+    s->next_sync = "changes"; /* while a sync runs, the timer is its own */
+  else
+    return;
+
+  if (d->run != NULL) {
+    s->waiting_for = "sync";
+  } else if (restarting) {
+    s->waiting_for = "watchers";
+  } else if (!syncer_ready (d)) {
+    s->waiting_for = "syncer";
+  } else if (g_str_equal (s->next_sync, "all")) {
+    s->next_sync_at = wall_of (d->full_due >= 0 ? MAX (d->full_due, now) : now);
+  } else if (g_str_equal (s->next_sync, "changes") && rem >= 0) {
+    gint64 t = now + rem;
+    if (d->timer.err)
+      t = MAX (t, d->last_fail + MS_DISPATCH_MIN_RETRY_MS);
+    s->next_sync_at = wall_of (t);
+  } else {
+    s->next_sync_at = wall_of (now);
+  }
+}
+
+static gboolean
+append_status_mailbox (gpointer key, gpointer value, gpointer data)
+{
+  g_array_append_vals (data, value, 1);
+  return FALSE;
+}
+
+char *
+ms_dispatch_status_report (MsDispatch *d, gboolean json)
+{
+  MsStatus s = { 0 };
+  g_autoptr (GPtrArray) strings = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GArray) requests = g_array_new (FALSE, TRUE, sizeof (MsStatusRequest));
+  g_autoptr (GArray) mailboxes = g_array_new (FALSE, TRUE, sizeof (MsStatusMailbox));
+  g_autoptr (GPtrArray) entries = ms_sync_history_entries (d->history);
+  g_autoptr (GPtrArray) pending0 = name_union (&d->pending[0], 1);
+  g_autoptr (GPtrArray) pending1 = name_union (&d->pending[1], 1);
+  MsHookState hook = { 0 };
+
+  s.now = g_get_real_time () / G_USEC_PER_SEC;
+  s.started = d->started_wall;
+  s.pid = getpid ();
+  s.config = d->config->filename;
+
+  for (guint i = 0; i < N_STORES; i++) {
+    s.watchers[i].store = d->config->stores[i].name;
+    s.watchers[i].state = watcher_state (d, i, &s.watchers[i]);
+  }
+  s.watcher_failures = d->start_backoff.count;
+
+  if (d->syncer != NULL) {
+    RequestCollector c = { requests, strings };
+    gint64 since = ms_syncer_link_since (d->syncer), due = ms_syncer_link_restart_due (d->syncer);
+    s.has_syncer = TRUE;
+    s.syncer_state = ms_syncer_state_name (ms_syncer_link_state (d->syncer));
+    s.syncer_since = since >= 0 ? wall_of (since) : 0;
+    s.syncer_restart_at = due >= 0 ? wall_of (due) : 0;
+    s.syncer_failures = ms_syncer_link_failures (d->syncer);
+    ms_syncer_link_foreach_request (d->syncer, collect_request, &c);
+    s.requests = requests;
+  }
+
+  if (d->run != NULL) {
+    s.sync_kind = d->run_kind == RUN_INBOX ? "inbox" : d->run_kind == RUN_FULL ? "all" : "changes";
+    s.sync_started = wall_of (ms_sync_run_started (d->run));
+    s.sync_names = ms_sync_run_names (d->run);
+  }
+
+  s.pending[0] = pending0;
+  s.pending[1] = pending1;
+  next_sync (d, &s);
+  s.next_poll_at = d->poll_due >= 0 ? wall_of (d->poll_due) : 0;
+
+  if (d->timer.err) {
+    s.change_failures = d->timer.nfail;
+    s.change_delay = d->timer.err_delay / 1000;
+  }
+  if (d->need_full && d->full_due >= 0) {
+    s.full_failures = d->full_backoff.count;
+    s.full_retry_at = wall_of (d->full_due);
+  }
+
+  /* The history, with the answers the running batch has had so far on
+   * top (they reach the history when the batch ends). */
+  g_autoptr (GTree) latest = g_tree_new_full (compare_names, NULL, NULL, g_free);
+  for (guint i = 0; i < entries->len; i++) {
+    const MsHistoryEntry *e = g_ptr_array_index (entries, i);
+    MsStatusMailbox *m = g_new (MsStatusMailbox, 1);
+    *m = (MsStatusMailbox) { e->name, e->when, ms_history_result_name (e->result), e->reason };
+    g_tree_insert (latest, (gpointer) e->name, m);
+  }
+  const MsHistoryEntry *all = ms_sync_history_lookup (d->history, "");
+  if (all != NULL) {
+    s.have_all = TRUE;
+    s.all = (MsStatusMailbox) { NULL, all->when, ms_history_result_name (all->result), all->reason };
+  }
+  if (d->run != NULL) {
+    GHashTableIter it;
+    gpointer key, value;
+    g_hash_table_iter_init (&it, ms_sync_run_outcomes (d->run));
+    while (g_hash_table_iter_next (&it, &key, &value)) {
+      const MsNameOutcome *o = value;
+      MsStatusMailbox m = { key, o->when, ms_history_result_name (history_result (o->outcome)), o->reason };
+      if (*(const char *) key == '\0') {
+        s.have_all = TRUE;
+        s.all = m;
+        s.all.mailbox = NULL;
+      } else {
+        g_tree_insert (latest, key, g_memdup2 (&m, sizeof m));
+      }
+    }
+  }
+  g_tree_foreach (latest, append_status_mailbox, mailboxes);
+  s.mailboxes = mailboxes;
+
+  if (d->hook != NULL) {
+    ms_hook_get_state (d->hook, &hook);
+    s.has_hook = TRUE;
+    s.hook_running = hook.running;
+    s.hook_since = hook.running ? wall_of (hook.started) : 0;
+    s.hook_all = hook.running_all;
+    s.hook_names = hook.running_names;
+    s.hook_queued = hook.queued;
+    s.hook_queued_all = hook.queued_all;
+    s.hook_queued_names = hook.queued_names;
+    s.hook_last_ended = hook.last_ended;
+    s.hook_last_failure = hook.last_failure;
+  }
+
+  if (d->wake_reason != MS_WAKE_NONE) {
+    s.wake_reason = ms_wake_reason_name (d->wake_reason);
+    s.wake_at = d->wake_at;
+    s.wake_slept = d->wake_slept / 1000;
+  }
+
+  char *text = json ? ms_status_format_json (&s) : ms_status_format_text (&s);
+  g_clear_pointer (&hook.queued_names, g_ptr_array_unref);
+  return text;
 }

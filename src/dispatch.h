@@ -22,12 +22,17 @@
  * With a resident syncer, syncs wait until it has greeted, names it answers
  * RETRY are kept and retried like a failed sync, names it answers FAIL are
  * dropped, and every restart of it is followed by a sync of all mailboxes.
+ *
+ * Extensions: the names each sync synced go to the on_synced hook
+ * (hook.h); every result is kept for the status report; and a wake-up
+ * (wake.h) restarts the watchers and cuts every backoff wait short.
  */
 #pragma once
 
 #include <glib.h>
 
 #include "config.h"
+#include "wake.h"
 
 /* The floor under every retry delay; see above. */
 #define MS_DISPATCH_MIN_RETRY_MS 1000
@@ -51,3 +56,12 @@ void ms_dispatch_start (MsDispatch *dispatch);
 
 /* The SIGUSR1 report. (transfer full) */
 char *ms_dispatch_pending_report (MsDispatch *dispatch);
+
+/* The `mswatch --status` report (status.h), as text or JSON.
+ * (transfer full) */
+char *ms_dispatch_status_report (MsDispatch *dispatch, gboolean json);
+
+/* The machine woke up, the network came back, or SIGUSR2 asked (wake.h):
+ * restart every watcher now and cut short every backoff wait.  slept_ms:
+ * for MS_WAKE_RESUMED, how long the machine was suspended. */
+void ms_dispatch_wake (MsDispatch *dispatch, MsWakeReason reason, gint64 slept_ms);

@@ -5,7 +5,10 @@
  * diagnostics in mswatch 1.2's words, turns SIGUSR1 into the pending report
  * and SIGINT/SIGTERM/SIGHUP into an orderly exit (status 0) that stops the
  * watchers, a running sync and a resident syncer — 1.2 left the sync
- * running.
+ * running.  It also serves the status socket (status-socket.h), and turns
+ * suspends, the network coming back (wake-monitor.h) and SIGUSR2 into
+ * wake-ups.  `mswatch --status` is the status socket's client
+ * (status-client.h) and runs no loop.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,11 +22,16 @@
 #include "config.h"
 #include "dispatch.h"
 #include "messages.h"
+#include "status-client.h"
+#include "status-socket.h"
 #include "supervisor.h"
+#include "wake-monitor.h"
 
 typedef struct {
   GMainLoop *loop;
   MsDispatch *dispatch;
+  MsStatusServer *status;
+  MsWakeMonitor *wake;
   int exit_status;
   gboolean exiting;
 } App;
@@ -121,6 +129,8 @@ shut_down (App *app, int status)
     return;
   app->exiting = TRUE;
   app->exit_status = status;
+  g_clear_pointer (&app->status, ms_status_server_free);
+  g_clear_pointer (&app->wake, ms_wake_monitor_free);
   g_clear_pointer (&app->dispatch, ms_dispatch_free);
   ms_child_notify_all_stopped (on_all_stopped, app);
 }
@@ -144,6 +154,45 @@ on_usr1 (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+static gboolean
+on_usr2 (gpointer data)
+{
+  App *app = data;
+  if (app->dispatch != NULL)
+    ms_dispatch_wake (app->dispatch, MS_WAKE_SIGNAL, 0);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_wake (gpointer data, MsWakeReason reason, gint64 slept_ms)
+{
+  App *app = data;
+  if (app->dispatch != NULL)
+    ms_dispatch_wake (app->dispatch, reason, slept_ms);
+}
+
+static char *
+on_status_request (gpointer data, gboolean json)
+{
+  App *app = data;
+  if (app->dispatch == NULL)
+    return g_strdup ("ERROR mswatch is shutting down\n");
+  return ms_dispatch_status_report (app->dispatch, json);
+}
+
+/* Serves `mswatch --status`; without the socket mswatch still runs. */
+static void
+start_status_server (App *app, const char *config_path)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = ms_status_socket_path (config_path, TRUE, &error);
+
+  if (path != NULL)
+    app->status = ms_status_server_new (path, on_status_request, app, &error);
+  if (app->status == NULL)
+    ms_msg_status_unavailable (error->message);
+}
+
 static void
 on_fatal (gpointer data, int status)
 {
@@ -161,13 +210,16 @@ int
 main (int argc, char **argv)
 {
   g_autofree char *config_path = NULL;
-  gboolean dry = FALSE, quiet = FALSE, version = FALSE;
+  gboolean dry = FALSE, quiet = FALSE, version = FALSE, status = FALSE, json = FALSE;
   GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
       "Read an alternate config file (default: ~/.mswatchrc)", "FILE" },
     { "dry", 'd', 0, G_OPTION_ARG_NONE, &dry, "Only watch, do not sync, mailstores", NULL },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Do not print success status messages", NULL },
     { "version", 'V', 0, G_OPTION_ARG_NONE, &version, "Display version", NULL },
+    { "status", 0, 0, G_OPTION_ARG_NONE, &status,
+      "Print the status of the mswatch running this config file, and exit", NULL },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "With --status: print it as JSON", NULL },
     { NULL }
   };
   g_autoptr (GOptionContext) ctx =
@@ -191,8 +243,14 @@ main (int argc, char **argv)
     fprintf (stderr, "Unknown arguments starting with \"%s\"\n", argv[1]);
     return 1;
   }
+  if (json && !status) {
+    fprintf (stderr, "mswatch: --json goes with --status\nUse -h or --help for help.\n");
+    return 1;
+  }
   if (config_path == NULL)
     config_path = g_build_filename (g_get_home_dir (), ".mswatchrc", NULL);
+  if (status)
+    return ms_status_client_run (config_path, json);
 
   g_autoptr (MsConfig) config = load_config (config_path);
   if (config == NULL)
@@ -207,11 +265,16 @@ main (int argc, char **argv)
   g_unix_signal_add (SIGTERM, on_quit_signal, &app);
   g_unix_signal_add (SIGHUP, on_quit_signal, &app);
   g_unix_signal_add (SIGUSR1, on_usr1, &app);
+  g_unix_signal_add (SIGUSR2, on_usr2, &app);
 
   app.dispatch = ms_dispatch_new (config, dry, on_fatal, &app);
+  start_status_server (&app, config_path);
+  app.wake = ms_wake_monitor_new (on_wake, &app);
   ms_dispatch_start (app.dispatch);
   g_main_loop_run (app.loop);
 
+  g_clear_pointer (&app.status, ms_status_server_free);
+  g_clear_pointer (&app.wake, ms_wake_monitor_free);
   g_clear_pointer (&app.dispatch, ms_dispatch_free);
   g_main_loop_unref (app.loop);
   return app.exit_status;

@@ -295,3 +295,75 @@ ms_msg_syncer_errored (const char *prog, gint n_retry, gint64 secs, gint64 now, 
   fprintf (stderr, "Sync errored: %s failed for %s after %" G_GINT64_FORMAT "s at %s (%s)\n", prog,
            failed, secs, t, what);
 }
+
+/* --- the on_synced hook ------------------------------------------------------- */
+
+void
+ms_msg_hook_output (gboolean from_stderr, const char *line, gsize len)
+{
+  if (quiet && !from_stderr)
+    return;
+  /* The hook is a child like any other: its text must not drive the
+   * terminal or split our log lines. */
+  g_autofree char *shown = ms_mailbox_name_for_log (line, len, len);
+  if (from_stderr) {
+    fflush (stdout);
+    fprintf (stderr, "on_synced: %s\n", shown);
+  } else {
+    printf ("on_synced: %s\n", shown);
+  }
+}
+
+void
+ms_msg_hook_line_too_long (gboolean from_stderr, gsize max)
+{
+  if (quiet && !from_stderr)
+    return;
+  if (from_stderr) {
+    fflush (stdout);
+    fprintf (stderr, "on_synced: [a line longer than %" G_GSIZE_FORMAT " bytes, not shown]\n", max);
+  } else {
+    printf ("on_synced: [a line longer than %" G_GSIZE_FORMAT " bytes, not shown]\n", max);
+  }
+}
+
+void
+ms_msg_hook_errored (const char *prog, const MsChildExit *st, gint64 secs, gint64 now, gint n)
+{
+  g_autofree char *t = ms_time_format (now);
+  g_autofree char *what = ms_messages_what (n);
+  fflush (stdout);
+  fprintf (stderr, "Hook errored: %s exited (status %d) after %" G_GINT64_FORMAT "s at %s (%s)\n",
+           prog, st->signaled ? -1 : st->code, secs, t, what);
+}
+
+void
+ms_msg_hook_timed_out (const char *prog, gint64 timeout)
+{
+  fflush (stdout);
+  fprintf (stderr, "Hook timed out: %s ran longer than sync_timeout (%" G_GINT64_FORMAT "s); stopping it\n",
+           prog, timeout);
+}
+
+/* --- wake-ups and the status socket ---------------------------------------- */
+
+void
+ms_msg_wake (const char *why)
+{
+  if (!quiet)
+    printf ("Woke up (%s): retrying now and restarting the watchers\n", why);
+}
+
+void
+ms_msg_status_unavailable (const char *why)
+{
+  fflush (stdout);
+  fprintf (stderr, "WARNING: no status socket: %s\n", why);
+}
+
+void
+ms_msg_status_refused (gint64 uid)
+{
+  fflush (stdout);
+  fprintf (stderr, "WARNING: status socket: refused a client of uid %" G_GINT64_FORMAT "\n", uid);
+}

@@ -50,3 +50,17 @@ void ms_msg_syncer_prefix_ignored (const char *file);
 void ms_msg_sync_retry (const char *name, const char *reason);
 void ms_msg_sync_failed (const char *name, const char *reason);
 void ms_msg_syncer_errored (const char *prog, gint n_retry, gint64 secs, gint64 now, gint n_mailboxes);
+
+/* The on_synced hook (extension).  Its output lines go to stdout (unless
+ * -q) or, from its stderr, to stderr. */
+void ms_msg_hook_output (gboolean from_stderr, const char *line, gsize len);
+void ms_msg_hook_line_too_long (gboolean from_stderr, gsize max);
+void ms_msg_hook_errored (const char *prog, const MsChildExit *st, gint64 secs, gint64 now, gint n_mailboxes);
+void ms_msg_hook_timed_out (const char *prog, gint64 timeout);
+
+/* Wake-ups (extension): why waits were cut short and watchers restarted. */
+void ms_msg_wake (const char *why);
+
+/* The status socket (extension). */
+void ms_msg_status_unavailable (const char *why);
+void ms_msg_status_refused (gint64 uid);

@@ -81,6 +81,17 @@ ms_sync_timer_unqueue (MsSyncTimer *t)
 }
 
 void
+ms_sync_timer_expedite (MsSyncTimer *t, gint64 now)
+{
+  if (!t->err)
+    return;
+  t->nfail = 0;
+  t->err_delay = t->inter;
+  t->queued = TRUE;
+  t->queued_at = now - t->err_delay; /* remaining() is 0 from now on */
+}
+
+void
 ms_backoff_init (MsBackoff *b, gint64 inter, gint64 max)
 {
   *b = (MsBackoff) { .inter = inter, .max = max };

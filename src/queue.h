@@ -46,6 +46,11 @@ void ms_sync_timer_reset (MsSyncTimer *timer, gint64 now);
 /* Forgets what is queued without touching last_ok or the error state: used
  * when the pending set became empty (1.2 synced "all mailboxes" then). */
 void ms_sync_timer_unqueue (MsSyncTimer *timer);
+/* A wake-up (wake.h): a retry waiting out the failure backoff is due now,
+ * and the failure series starts again from inter_delay (the failures were
+ * the outage's).  A sync waiting base_delay or inter_delay after a success
+ * is left alone: that wait is not a backoff. */
+void ms_sync_timer_expedite (MsSyncTimer *timer, gint64 now);
 
 typedef struct {
   gint64 inter;

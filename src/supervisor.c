@@ -24,6 +24,8 @@ struct MsChild {
   GCancellable *cancellable; /* cancels the wait when the child is freed */
   guint out_source;
   int out_fd;                /* borrowed from the stdout stream */
+  guint err_source;
+  int err_fd;                /* borrowed from the stderr stream (MS_CHILD_CAPTURE_OUTPUT) */
   guint kill_source;
   gboolean running;
 };
@@ -104,27 +106,64 @@ on_output (int fd, GIOCondition cond, gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
-gboolean
-ms_child_drain_output (MsChild *child)
+static gboolean
+on_error_output (int fd, GIOCondition cond, gpointer data)
 {
-  g_autoptr (GByteArray) all = g_byte_array_new ();
+  MsChild *child = data;
   char buf[MS_CHILD_READ_CHUNK];
-  gboolean eof = FALSE;
 
-  if (child->out_fd < 0 || child->out_source == 0)
-    return FALSE;
-  /* A pipe holds 64 KiB, but a grandchild may still be writing: stop after
-   * a bounded amount and let the fd source read the rest. */
+  ssize_t n = read (fd, buf, sizeof buf);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR))
+    return G_SOURCE_CONTINUE;
+  if (n <= 0) {
+    child->err_source = 0;
+    child->handlers.error_output (child->user_data, "", 0);
+    return G_SOURCE_REMOVE;
+  }
+  child->handlers.error_output (child->user_data, buf, (gsize) n);
+  return G_SOURCE_CONTINUE;
+}
+
+/* Reads what `fd` holds now, bounded: a pipe holds 64 KiB, but a grandchild
+ * may still be writing, so stop after a bounded amount and let the fd
+ * source read the rest.  *eof tells whether the writer side is closed. */
+static GByteArray *
+drain_fd (int fd, gboolean *eof)
+{
+  GByteArray *all = g_byte_array_new ();
+  char buf[MS_CHILD_READ_CHUNK];
+
+  *eof = FALSE;
   while (all->len < 16 * MS_CHILD_READ_CHUNK) {
-    ssize_t n = read (child->out_fd, buf, sizeof buf);
+    ssize_t n = read (fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR)
       continue;
     if (n == 0 || (n < 0 && errno != EAGAIN))
-      eof = TRUE;
+      *eof = TRUE;
     if (n <= 0)
       break;
     g_byte_array_append (all, (const guint8 *) buf, (guint) n);
   }
+  return all;
+}
+
+gboolean
+ms_child_drain_output (MsChild *child)
+{
+  gboolean eof = FALSE;
+
+  if (child->err_fd >= 0 && child->err_source != 0) {
+    g_autoptr (GByteArray) err = drain_fd (child->err_fd, &eof);
+    if (err->len > 0)
+      child->handlers.error_output (child->user_data, (const char *) err->data, err->len);
+    if (eof) {
+      g_clear_handle_id (&child->err_source, g_source_remove);
+      child->handlers.error_output (child->user_data, "", 0);
+    }
+  }
+  if (child->out_fd < 0 || child->out_source == 0)
+    return FALSE;
+  g_autoptr (GByteArray) all = drain_fd (child->out_fd, &eof);
   if (all->len > 0 && child->handlers.output)
     child->handlers.output (child->user_data, (const char *) all->data, all->len);
   if (eof) {
@@ -141,10 +180,14 @@ ms_child_spawn (const char *const *argv, MsChildFlags flags, const MsChildHandle
                 gpointer user_data, GError **error)
 {
   g_return_val_if_fail (argv != NULL && argv[0] != NULL, NULL);
+  g_return_val_if_fail (!(flags & MS_CHILD_CAPTURE_OUTPUT) || handlers->error_output != NULL, NULL);
 
-  GSubprocessFlags sflags = (flags & MS_CHILD_PIPE_STDIO)
-                              ? G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE
-                              : G_SUBPROCESS_FLAGS_STDIN_INHERIT;
+  GSubprocessFlags sflags = G_SUBPROCESS_FLAGS_STDIN_INHERIT;
+  if (flags & MS_CHILD_PIPE_STDIO)
+    sflags = G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE;
+  else if (flags & MS_CHILD_CAPTURE_OUTPUT)
+    /* No stdin flag: GSubprocess gives the child /dev/null. */
+    sflags = G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE;
   g_autoptr (GSubprocess) proc = g_subprocess_newv (argv, sflags, error);
   if (proc == NULL)
     return NULL;
@@ -156,13 +199,22 @@ ms_child_spawn (const char *const *argv, MsChildFlags flags, const MsChildHandle
   child->cancellable = g_cancellable_new ();
   child->running = TRUE;
   child->out_fd = -1;
+  child->err_fd = -1;
 
-  if (flags & MS_CHILD_PIPE_STDIO) {
+  if (flags & (MS_CHILD_PIPE_STDIO | MS_CHILD_CAPTURE_OUTPUT)) {
     GInputStream *out = g_subprocess_get_stdout_pipe (child->proc);
     child->out_fd = g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (out));
     g_unix_set_fd_nonblocking (child->out_fd, TRUE, NULL);
     child->out_source = g_unix_fd_add (child->out_fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_output, child);
+  }
+  if (flags & MS_CHILD_PIPE_STDIO)
     g_unix_set_fd_nonblocking (ms_child_input_fd (child), TRUE, NULL);
+  if (flags & MS_CHILD_CAPTURE_OUTPUT) {
+    GInputStream *err = g_subprocess_get_stderr_pipe (child->proc);
+    child->err_fd = g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (err));
+    g_unix_set_fd_nonblocking (child->err_fd, TRUE, NULL);
+    child->err_source = g_unix_fd_add (child->err_fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_error_output,
+                                       child);
   }
   g_subprocess_wait_async (child->proc, child->cancellable, on_waited, child);
   return child;
@@ -185,6 +237,11 @@ ms_child_close_output (MsChild *child)
   if (child->out_fd >= 0) {
     g_input_stream_close (g_subprocess_get_stdout_pipe (child->proc), NULL, NULL);
     child->out_fd = -1;
+  }
+  g_clear_handle_id (&child->err_source, g_source_remove);
+  if (child->err_fd >= 0) {
+    g_input_stream_close (g_subprocess_get_stderr_pipe (child->proc), NULL, NULL);
+    child->err_fd = -1;
   }
 }
 

@@ -1,10 +1,11 @@
-/* supervisor.h — one child process: spawn, read its stdout, watch it exit,
- * stop it with SIGTERM and then SIGKILL.
+/* supervisor.h — one child process: spawn, read its stdout (and stderr),
+ * watch it exit, stop it with SIGTERM and then SIGKILL.
  *
  * A child's stdout (when piped) is read with plain non-blocking read(2) from
  * a GLib fd source and handed over in chunks of at most MS_CHILD_READ_CHUNK
  * bytes; line splitting is the caller's business, with a bounded splitter
- * (GDataInputStream would buffer a line without bound).  The exit is watched
+ * (GDataInputStream would buffer a line without bound).  Its stderr, when
+ * captured too (MS_CHILD_CAPTURE_OUTPUT), is read the same way.  The exit is watched
  * with g_subprocess_wait_async().  Every descriptor the child gets beyond
  * 0, 1 and 2 is closed by GSubprocess, so nothing of ours leaks into it.
  *
@@ -34,6 +35,9 @@ typedef enum {
   /* stdin: a pipe, EOF when we close it or die (a watcher's is never
    * written; a resident syncer's carries requests); stdout: piped to us */
   MS_CHILD_PIPE_STDIO = 1 << 0,
+  /* stdin: /dev/null; stdout and stderr: piped to us (a hook, whose output
+   * is relayed under its name) */
+  MS_CHILD_CAPTURE_OUTPUT = 1 << 1,
 } MsChildFlags;
 
 typedef struct {
@@ -47,6 +51,9 @@ typedef struct {
   void (*output) (gpointer user_data, const char *data, gsize len);
   /* The process has ended and been reaped. */
   void (*exited) (gpointer user_data, const MsChildExit *status);
+  /* A chunk of stderr; len == 0 means EOF.  Only with MS_CHILD_CAPTURE_OUTPUT;
+   * it must not free the child. */
+  void (*error_output) (gpointer user_data, const char *data, gsize len);
 } MsChildHandlers;
 
 typedef struct MsChild MsChild;
@@ -65,10 +72,12 @@ void ms_child_stop (MsChild *child, guint grace_ms);
 /* Reads whatever its stdout holds right now, without waiting, and hands it
  * to the output handler in one call; then, if the writer side is closed,
  * calls it once more with len 0.  For a child that has exited: whatever it
- * wrote before it died is not lost.  Returns TRUE if EOF was reached. */
+ * wrote before it died is not lost.  Returns TRUE if EOF was reached.  A
+ * captured stderr is drained first, the same way, through error_output. */
 gboolean ms_child_drain_output (MsChild *child);
 
-/* Stops reading its stdout (closing our end), without stopping the child. */
+/* Stops reading its stdout and captured stderr (closing our ends), without
+ * stopping the child. */
 void ms_child_close_output (MsChild *child);
 
 /* The write end of its stdin pipe, non-blocking, for a caller that speaks a

@@ -14,6 +14,8 @@
 struct MsSyncRun {
   const MsConfig *config;
   gint n_mailboxes; /* -1: all */
+  GPtrArray *names; /* char* (owned), or NULL: all */
+  GHashTable *outcomes; /* name ("" for all) -> MsNameOutcome (owned) */
   gint64 started_mono;
   gint64 started_wall;
   MsSyncDone done;
@@ -23,6 +25,8 @@ struct MsSyncRun {
   /* The `sync` program. */
   MsChild *child;
   guint timeout_source;
+  gboolean timed_out;
+  char *spawn_error;   /* why it could not be executed, or NULL */
 
   /* The resident syncer. */
   MsSyncerLink *link;
@@ -64,6 +68,36 @@ wall_now (void)
   return g_get_real_time () / G_USEC_PER_SEC;
 }
 
+static void
+outcome_free (MsNameOutcome *o)
+{
+  g_free (o->reason);
+  g_free (o);
+}
+
+/* Records what became of `name` (NULL or "": all mailboxes). */
+static void
+set_outcome (MsSyncRun *run, const char *name, MsSyncerOutcome outcome, const char *reason)
+{
+  MsNameOutcome *o = g_new0 (MsNameOutcome, 1);
+  o->outcome = outcome;
+  o->reason = outcome == MS_SYNCER_OK ? NULL : g_strdup (reason ? reason : "");
+  o->when = wall_now ();
+  g_hash_table_insert (run->outcomes, g_strdup (name ? name : ""), o);
+}
+
+/* The same outcome for every name of the batch. */
+static void
+set_all_outcomes (MsSyncRun *run, MsSyncerOutcome outcome, const char *reason)
+{
+  if (run->names == NULL) {
+    set_outcome (run, "", outcome, reason);
+    return;
+  }
+  for (guint i = 0; i < run->names->len; i++)
+    set_outcome (run, g_ptr_array_index (run->names, i), outcome, reason);
+}
+
 /* Measured on the monotonic clock, so that a wall-clock step during a sync
  * cannot make it look shorter than sync_timeout or negative. */
 static gint64
@@ -74,11 +108,29 @@ elapsed_secs (const MsSyncRun *run)
 
 /* --- the `sync` program ------------------------------------------------------ */
 
+/* Why a run of the `sync` program failed, for the status report. */
+static char *
+program_failure (const MsSyncRun *run, const MsChildExit *st)
+{
+  const char *prog = run->config->sync_argv[0];
+
+  if (run->spawn_error != NULL)
+    return g_strdup_printf ("%s could not be executed: %s", prog, run->spawn_error);
+  if (run->timed_out)
+    return g_strdup_printf ("%s ran longer than sync_timeout (%" G_GINT64_FORMAT "s)", prog,
+                            run->config->sync_timeout);
+  g_autofree char *how = ms_child_exit_describe (st);
+  return g_strdup_printf ("%s%s", prog, how);
+}
+
 static void
 finish_program (MsSyncRun *run, const MsChildExit *st)
 {
   gboolean ok = !st->signaled && st->code == 0;
-  const MsSyncResult result = { !ok, NULL };
+  g_autofree char *why = ok ? NULL : program_failure (run, st);
+
+  set_all_outcomes (run, ok ? MS_SYNCER_OK : MS_SYNCER_RETRY, why);
+  const MsSyncResult result = { !ok, NULL, run->outcomes };
 
   g_clear_handle_id (&run->timeout_source, g_source_remove);
   if (ok)
@@ -106,11 +158,28 @@ on_spawn_failed (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean on_timeout (gpointer data);
+
+/* Arms sync_timeout for what is left of it.  In milliseconds, not with
+ * g_timeout_add_seconds(), which may fire up to a second early; a delay
+ * too long for one timer is covered by re-arming. */
+static void
+arm_timeout (MsSyncRun *run)
+{
+  gint64 left = run->started_mono + run->config->sync_timeout * 1000 - g_get_monotonic_time () / 1000;
+  run->timeout_source = g_timeout_add ((guint) CLAMP (left, 0, G_MAXINT32), on_timeout, run);
+}
+
 static gboolean
 on_timeout (gpointer data)
 {
   MsSyncRun *run = data;
   run->timeout_source = 0;
+  if (g_get_monotonic_time () / 1000 < run->started_mono + run->config->sync_timeout * 1000) {
+    arm_timeout (run);
+    return G_SOURCE_REMOVE;
+  }
+  run->timed_out = TRUE;
   ms_msg_sync_timed_out (run->config->sync_argv[0], run->config->sync_timeout);
   ms_child_stop (run->child, MS_CHILD_STOP_GRACE_MS);
   return G_SOURCE_REMOVE;
@@ -133,12 +202,12 @@ start_program (MsSyncRun *run, char **args)
   if (run->child == NULL) {
     /* 1.2's child printed this and exited 1. */
     ms_msg_sync_spawn_failed (argv[0], ms_child_spawn_strerror (error));
+    run->spawn_error = g_strdup (ms_child_spawn_strerror (error));
     run->idle_source = g_idle_add (on_spawn_failed, run);
     return;
   }
   if (config->sync_timeout > 0)
-    /* Milliseconds: g_timeout_add_seconds() may fire up to a second early. */
-    run->timeout_source = g_timeout_add ((guint) MIN (config->sync_timeout * 1000, G_MAXINT32), on_timeout, run);
+    arm_timeout (run);
 }
 
 /* --- the resident syncer ------------------------------------------------------ */
@@ -151,7 +220,9 @@ finish_syncer (MsSyncRun *run)
   /* A batch of all mailboxes is one request: its failure covers every name
    * the owner handed over with it. */
   gboolean all = run->retry_all || run->n_mailboxes < 0;
-  MsSyncResult result = { run->retry_all || n_retry > 0, all ? NULL : retry };
+  if (run->retry_all)
+    set_all_outcomes (run, MS_SYNCER_RETRY, "the syncer was not running");
+  MsSyncResult result = { run->retry_all || n_retry > 0, all ? NULL : retry, run->outcomes };
   gint n_failed = all ? run->n_mailboxes : (gint) n_retry;
 
   if (result.failed)
@@ -168,6 +239,7 @@ on_answer (gpointer data, const char *name, const MsSyncerAnswer *answer)
 {
   MsSyncRun *run = data;
 
+  set_outcome (run, name, answer->outcome, answer->text);
   switch (answer->outcome) {
   case MS_SYNCER_OK:
     break;
@@ -222,8 +294,9 @@ static gboolean
 on_dry_done (gpointer data)
 {
   MsSyncRun *run = data;
-  const MsSyncResult result = { FALSE, NULL };
 
+  set_all_outcomes (run, MS_SYNCER_OK, NULL);
+  const MsSyncResult result = { FALSE, NULL, run->outcomes };
   run->idle_source = 0;
   ms_msg_sync_completed (elapsed_secs (run), wall_now (), run->n_mailboxes);
   run->done (run->user_data, &result);
@@ -238,6 +311,12 @@ ms_sync_run_start (const MsConfig *config, gboolean dry, MsSyncerLink *link, GPt
 
   run->config = config;
   run->n_mailboxes = names ? (gint) names->len : -1;
+  run->outcomes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) outcome_free);
+  if (names != NULL) {
+    run->names = g_ptr_array_new_full (names->len, g_free);
+    for (guint i = 0; i < names->len; i++)
+      g_ptr_array_add (run->names, g_strdup (g_ptr_array_index (names, i)));
+  }
   run->started_mono = g_get_monotonic_time () / 1000;
   run->started_wall = wall_now ();
   run->done = done;
@@ -272,6 +351,9 @@ ms_sync_run_free (MsSyncRun *run)
   if (run->link != NULL)
     ms_syncer_link_forget (run->link, run);
   g_clear_pointer (&run->retry, g_hash_table_unref);
+  g_clear_pointer (&run->outcomes, g_hash_table_unref);
+  g_clear_pointer (&run->names, g_ptr_array_unref);
+  g_free (run->spawn_error);
   g_free (run);
 }
 
@@ -279,4 +361,16 @@ gint64
 ms_sync_run_started (const MsSyncRun *run)
 {
   return run->started_mono;
+}
+
+GPtrArray *
+ms_sync_run_names (const MsSyncRun *run)
+{
+  return run->names;
+}
+
+GHashTable *
+ms_sync_run_outcomes (const MsSyncRun *run)
+{
+  return run->outcomes;
 }

@@ -9,8 +9,8 @@
  * The `sync` program: builds the argv (the `sync` words, then one argument
  * per mailbox, or the single "all mailboxes" argument), prints "+ argv",
  * runs it, and enforces `sync_timeout` (SIGTERM, then SIGKILL; a timeout is
- * a failure).  Exit status 0 means every name is done, anything else that
- * every name is to be retried.
+ * a failure).  Exit status 0 means every name is done (synced), anything
+ * else that every name is to be retried.
  *
  * The resident syncer: one request per name ("" and "all mailboxes" are a
  * request for all), all sent at once; the batch ends when each has its
@@ -34,10 +34,21 @@
  * names == NULL means all mailboxes. (transfer full) */
 char **ms_sync_args (const MsConfig *config, GPtrArray *names);
 
+/* What became of one name of a batch. */
+typedef struct {
+  MsSyncerOutcome outcome; /* OK, RETRY (to be retried) or FAIL (dropped) */
+  char *reason;            /* why it failed; NULL for OK */
+  gint64 when;             /* wall-clock seconds of the answer */
+} MsNameOutcome;
+
 /* What a finished batch asks of its owner. */
 typedef struct {
   gboolean failed;   /* something is to be retried: a failure for the backoff */
   GHashTable *retry; /* the names to retry (char* set), or NULL: all of them if failed */
+  /* Every name of the batch -> MsNameOutcome*; a batch of all mailboxes
+   * has the one name "".  The OK names are the synced ones (the on_synced
+   * hook's); the rest feed the status report.  Never NULL. */
+  GHashTable *outcomes;
 } MsSyncResult;
 
 /* Whether `name`, one of the batch's names (or any name, for a batch of
@@ -63,3 +74,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsSyncRun, ms_sync_run_free)
 
 /* Monotonic ms at which the run started. */
 gint64 ms_sync_run_started (const MsSyncRun *run);
+
+/* The names of the batch (char*, sorted), or NULL for all mailboxes.
+ * (transfer none) */
+GPtrArray *ms_sync_run_names (const MsSyncRun *run);
+
+/* The outcomes known so far (see MsSyncResult): a resident syncer answers
+ * name by name, before the batch ends. (transfer none) */
+GHashTable *ms_sync_run_outcomes (const MsSyncRun *run);

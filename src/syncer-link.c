@@ -223,6 +223,7 @@ typedef struct {
   char tag[MS_SYNCER_TAG_MAX + 1];
   char *name;       /* as requested; NULL or "" for all mailboxes */
   gint64 sent;      /* monotonic ms when its line was queued for writing */
+  char *progress;   /* the text of its last PROGRESS line, or NULL */
   MsSyncerAnswerFunc answer; /* NULL once forgotten */
   gpointer user_data;
 } Request;
@@ -243,6 +244,7 @@ struct MsSyncerLink {
   guint timeout_source;  /* sync_timeout of the oldest request in flight */
   guint restart_source;
   gint64 restart_due;
+  gint64 since;          /* monotonic ms of the greeting, while RUNNING */
   MsBackoff backoff;
   guint32 next_tag;
   guint64 next_seq;
@@ -259,6 +261,7 @@ static void
 request_free (Request *r)
 {
   g_free (r->name);
+  g_free (r->progress);
   g_free (r);
 }
 
@@ -576,6 +579,7 @@ take_greeting (MsSyncerLink *link, const char *text, gsize len)
   }
   g_clear_handle_id (&link->greeting_source, g_source_remove);
   link->state = MS_SYNCER_RUNNING;
+  link->since = now_ms ();
   link->ready (link->ready_data);
 }
 
@@ -589,6 +593,8 @@ take_answer (MsSyncerLink *link, const MsSyncerLine *line)
     return;
   }
   if (line->kind == MS_SYNCER_LINE_PROGRESS) {
+    g_free (r->progress);
+    r->progress = g_strndup (line->text, line->text_len);
     if (r->answer != NULL)
       ms_msg_syncer_progress (r->name, line->text, line->text_len);
     return;
@@ -794,4 +800,56 @@ ms_syncer_link_start (MsSyncerLink *link)
 {
   g_return_if_fail (link->state == MS_SYNCER_STOPPED);
   start_child (link);
+}
+
+/* --- for the status report ------------------------------------------------ */
+
+void
+ms_syncer_link_foreach_request (MsSyncerLink *link, MsSyncerRequestFunc func, gpointer user_data)
+{
+  g_autoptr (GPtrArray) sent = g_ptr_array_new ();
+  GHashTableIter it;
+  gpointer value;
+
+  g_hash_table_iter_init (&it, link->inflight);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    g_ptr_array_add (sent, value);
+  g_ptr_array_sort (sent, compare_seq);
+  for (guint i = 0; i < sent->len; i++) {
+    Request *r = g_ptr_array_index (sent, i);
+    func (user_data, r->tag, r->name, r->sent, r->progress);
+  }
+  for (GList *l = link->waiting.head; l != NULL; l = l->next) {
+    Request *r = l->data;
+    func (user_data, "", r->name, -1, NULL);
+  }
+}
+
+gint64
+ms_syncer_link_since (const MsSyncerLink *link)
+{
+  return link->state == MS_SYNCER_RUNNING ? link->since : -1;
+}
+
+gint64
+ms_syncer_link_restart_due (const MsSyncerLink *link)
+{
+  return link->state == MS_SYNCER_RESTARTING ? link->restart_due : -1;
+}
+
+guint
+ms_syncer_link_failures (const MsSyncerLink *link)
+{
+  return link->backoff.count;
+}
+
+void
+ms_syncer_link_wake (MsSyncerLink *link)
+{
+  if (link->state != MS_SYNCER_RESTARTING)
+    return;
+  ms_backoff_reset (&link->backoff);
+  link->restart_due = now_ms ();
+  if (link->restart_source != 0)
+    arm_restart (link); /* the old child is gone: restart now */
 }

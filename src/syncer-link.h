@@ -163,3 +163,32 @@ gboolean ms_syncer_link_request (MsSyncerLink *link, const char *name, MsSyncerA
 /* Drops the callbacks of every outstanding request made with user_data; the
  * syncer's answers to them will be ignored. */
 void ms_syncer_link_forget (MsSyncerLink *link, gpointer user_data);
+
+/* --- for the status report ------------------------------------------------ */
+
+/* One outstanding request.  tag is "" and sent -1 while it waits to be
+ * sent; name is NULL for all mailboxes; progress is the text of its last
+ * PROGRESS line, or NULL.  All borrowed, valid during the call. */
+typedef void (*MsSyncerRequestFunc) (gpointer user_data, const char *tag, const char *name,
+                                     gint64 sent, const char *progress);
+
+/* Calls `func` for every outstanding request, in the order they were made.
+ * `sent` is monotonic ms. */
+void ms_syncer_link_foreach_request (MsSyncerLink *link, MsSyncerRequestFunc func,
+                                     gpointer user_data);
+
+/* Monotonic ms since which the syncer has been RUNNING (it greeted); -1
+ * when it is not running. */
+gint64 ms_syncer_link_since (const MsSyncerLink *link);
+
+/* Monotonic ms at which a RESTARTING link starts its next syncer (once the
+ * old one is reaped); -1 in any other state. */
+gint64 ms_syncer_link_restart_due (const MsSyncerLink *link);
+
+/* Restarts (at backoff count) since the last answered request. */
+guint ms_syncer_link_failures (const MsSyncerLink *link);
+
+/* A wake-up (wake.h): a restart waiting out the backoff happens now (or as
+ * soon as the old child is reaped), and the backoff series starts again.
+ * A running syncer is left alone: reconnecting is its own business. */
+void ms_syncer_link_wake (MsSyncerLink *link);

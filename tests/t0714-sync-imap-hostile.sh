@@ -104,6 +104,10 @@ openssl s_server -accept "127.0.0.1:$port" -cert "$T_DIR/tls.pem" -key "$T_DIR/t
   -naccept 1 > "$T_DIR/tls.out" < "$T_DIR/tls.in" 2> "$T_DIR/s_server.err" &
 tls_server=$!
 sh "$SCRIPTED" append-hangup "$T_DIR/hangup.server" < "$T_DIR/tls.out" > "$T_DIR/tls.in" &
+scripted_server=$!
+# If s_server never starts (its port taken meanwhile), the script would wait
+# on its FIFO for ever, holding the test's stderr open: kill both at the end.
+at_exit "kill -KILL $tls_server $scripted_server"
 check "s_server listens" wait_until 20 dovecot_port_listening "$port"
 sync_write_rc "$T_DIR/rc-hangup" "Host 127.0.0.1
 Port $port
@@ -121,6 +125,7 @@ before=$(outside hangup)
 SYNC_LOG=$T_DIR/hangup.log
 sync_imap -c "$T_DIR/rc-hangup" c > "$SYNC_LOG" 2>&1 &
 pid=$!
+at_exit "kill -KILL $pid"
 check "... the APPEND starts" wait_until 30 test -e "$T_DIR/hangup.server.append"
 kill -KILL "$tls_server"
 wait "$tls_server" 2> /dev/null

@@ -410,14 +410,19 @@ res_sync_all () {
   settle "$root"
   t0=$(now_us)
   printf '%s' "$reqs" >&3
+  # Answers come in any order (docs/protocol.md): read until each of the
+  # $i requests has its final line.
+  local n=$i tag rest
   i=0
-  for box in $NAMES; do
-    i=$((i + 1))
-    res_answer "r$i" || { failed=1; break; }
-    case $RES_ANSWER in
-      OK\ *) set -- $RES_ANSWER; RES_CHANGES=$((RES_CHANGES + $2 + $3)) ;;
-      *) failed=1; fail "$key: SYNC $box answered '$RES_ANSWER'" ;;
+  while [ $i -lt "$n" ]; do
+    read -r tag rest <&4 || { failed=1; fail "$key: sync_imap exited"; break; }
+    case $tag in r[0-9]*) ;; *) continue ;; esac
+    case $rest in
+      PROGRESS*) continue ;;
+      OK\ *) set -- $rest; RES_CHANGES=$((RES_CHANGES + $2 + $3)) ;;
+      *) failed=1; fail "$key: $tag answered '$rest'" ;;
     esac
+    i=$((i + 1))
   done
   t1=$(now_us)
   record "$key" $((t1 - t0))
