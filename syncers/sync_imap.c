@@ -301,7 +301,8 @@ run_once (Session *s, char **args)
 
 typedef struct {
   char *tag;
-  char *name; /* NULL: every mailbox */
+  char *name;       /* NULL: every mailbox */
+  gboolean checked; /* went through the unchanged check once already */
 } Request;
 
 static void
@@ -353,7 +354,12 @@ answer_unchanged (Server *srv)
   g_autoptr (GPtrArray) known = g_ptr_array_new ();
   for (GList *l = srv->held.head; l != NULL; l = l->next) {
     Request *r = l->data;
-    char *box = r != &end_of_input && r->name ? ms_channel_setup_box_from_name (s->setup, r->name, NULL) : NULL;
+    /* Each request is checked once, when it arrives: a check costs a round
+     * trip, and what was changed then is synced anyway. */
+    gboolean fresh = r != &end_of_input && !r->checked;
+    if (fresh)
+      r->checked = TRUE;
+    char *box = fresh && r->name ? ms_channel_setup_box_from_name (s->setup, r->name, NULL) : NULL;
     MsSyncFingerprint *f = box ? g_hash_table_lookup (s->fingerprints, box) : NULL;
     if (f != NULL && s->selected != NULL && g_str_equal (box, s->selected))
       f = NULL;

@@ -514,7 +514,11 @@ series_resident () {
   check_sync "resident after new server mail, run $1" "$root" $((PER_FOLDER + NEW_PER_FOLDER))
   flag_local "$root"
   res_sync_all resident.4 "$root"
-  [ "$RES_CHANGES" -eq $((2 * FOLDERS)) ] ||
+  # The resident may have synced some of these already, unasked (it syncs a
+  # mailbox once more after a sync that changed it, when nothing else is
+  # waiting): fewer reported changes are fine, check_flags says whether
+  # every flag arrived.
+  [ "$RES_CHANGES" -le $((2 * FOLDERS)) ] ||
     fail "resident sync of local flag changes reported $RES_CHANGES changes"
   check_sync "resident after local flag changes, run $1" "$root" $((PER_FOLDER + NEW_PER_FOLDER))
   check_flags "resident after local flag changes, run $1" "$root"
