@@ -42,6 +42,10 @@ echo "== starting a throwaway Dovecot on 127.0.0.1 with 3 folders of 20 messages
 dovecot_setup || fail "Dovecot did not start (see $DOVECOT_STDIO_LOG)"
 dovecot_seed "INBOX lists work" 20 > /dev/null || fail "seeding failed"
 
+# Dovecot makes a folder's new/ only when it first needs it; the server
+# watcher must find it there from the start (watch_maildirs watches the
+# new/ and cur/ that exist when it starts).
+dovecot_as_mail mkdir -p "$DOVECOT_MAILDIR/new" "$DOVECOT_MAILDIR/cur" "$DOVECOT_MAILDIR/tmp"
 mail=$work/Mail
 cat > "$work/mbsyncrc" <<RC
 # What a user's ~/.mbsyncrc holds; sync_imap reads it as mbsync would.

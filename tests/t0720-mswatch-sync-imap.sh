@@ -17,6 +17,10 @@ plan 12
 dovecot_setup || { echo "Bail out! the Dovecot fixture did not start"; exit 1; }
 dovecot_seed "INBOX lists" 10 > /dev/null || { echo "Bail out! seeding failed"; exit 1; }
 
+# Dovecot makes a folder's new/ only when it first needs it; the server
+# watcher must find it there from the start (watch_maildirs watches the
+# new/ and cur/ that exist when it starts).
+dovecot_as_mail mkdir -p "$DOVECOT_MAILDIR/new" "$DOVECOT_MAILDIR/cur" "$DOVECOT_MAILDIR/tmp"
 MAIL=$T_DIR/Mail
 sync_write_rc "$T_DIR/mbsyncrc" imaps Maildir++ "$MAIL" \
   "Patterns * !excluded" "Create Both" "Expunge Both" "SyncState *"
