@@ -156,6 +156,22 @@ setup_state (MsChannelSetup *s, const MsMbsyncConfig *config, const char *home, 
   return TRUE;
 }
 
+MsMbsyncConfig *
+ms_channel_load_config (const char *path, GError **error)
+{
+  g_autofree char *default_path = path ? NULL : g_build_filename (g_get_home_dir (), ".mbsyncrc", NULL);
+  if (path == NULL)
+    path = default_path;
+  g_autofree char *text = NULL;
+  gsize len = 0;
+  if (!g_file_get_contents (path, &text, &len, error))
+    return NULL;
+  MsMbsyncConfig *config = ms_mbsync_config_parse (path, text, len, error);
+  for (guint i = 0; config != NULL && i < config->warnings->len; i++)
+    g_printerr ("%s\n", (const char *) g_ptr_array_index (config->warnings, i));
+  return config;
+}
+
 MsChannelSetup *
 ms_channel_setup_new (const MsMbsyncConfig *config, const MsMbsyncChannel *channel, const char *home,
                       GError **error)

@@ -37,6 +37,10 @@ typedef struct {
   GPtrArray *warnings;            /* char*: for the program to print */
 } MsChannelSetup;
 
+/* Reads and parses an mbsync configuration (`path`, or ~/.mbsyncrc when
+ * NULL) and prints its warnings on stderr. (transfer full) */
+MsMbsyncConfig *ms_channel_load_config (const char *path, GError **error);
+
 MsChannelSetup *ms_channel_setup_new (const MsMbsyncConfig *config, const MsMbsyncChannel *channel,
                                       const char *home, GError **error);
 void ms_channel_setup_free (MsChannelSetup *setup);

@@ -577,20 +577,6 @@ serve (Session *s, const char *channel_name)
 
 /* --- main --------------------------------------------------------------------- */
 
-static MsMbsyncConfig *
-load_config (const char *path, GError **error)
-{
-  g_autofree char *text = NULL;
-  gsize len = 0;
-  if (!g_file_get_contents (path, &text, &len, error))
-    return NULL;
-  MsMbsyncConfig *config = ms_mbsync_config_parse (path, text, len, error);
-  if (config != NULL)
-    for (guint i = 0; i < config->warnings->len; i++)
-      fprintf (stderr, "%s\n", (const char *) g_ptr_array_index (config->warnings, i));
-  return config;
-}
-
 int
 main (int argc, char **argv)
 {
@@ -640,9 +626,7 @@ main (int argc, char **argv)
     _exit (MS_SYNC_DIE_STATUS);
   if (die_after > 0)
     ms_sync_set_die_after ((guint) die_after);
-  if (config_path == NULL)
-    config_path = g_build_filename (g_get_home_dir (), ".mbsyncrc", NULL);
-  g_autoptr (MsMbsyncConfig) config = load_config (config_path, &error);
+  g_autoptr (MsMbsyncConfig) config = ms_channel_load_config (config_path, &error);
   if (config == NULL) {
     g_printerr ("sync_imap: %s\n", error->message);
     return 1;

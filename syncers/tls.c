@@ -11,6 +11,7 @@
 #include <poll.h>
 
 #include "ms-error.h"
+#include "ms-fd.h"
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SSL_CTX, SSL_CTX_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SSL, SSL_free)
@@ -39,28 +40,6 @@ ssl_errors (void)
   return g_string_free (s, FALSE);
 }
 
-/* Waits until fd is readable/writable or the deadline passes. */
-static gboolean
-wait_fd (int fd, short events, gint64 deadline_us, GError **error)
-{
-  for (;;) {
-    gint64 left = deadline_us - g_get_monotonic_time ();
-    if (left <= 0) {
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "timed out");
-      return FALSE;
-    }
-    struct pollfd p = { .fd = fd, .events = events };
-    int r = poll (&p, 1, (int) MIN ((left + 999) / 1000, G_MAXINT));
-    if (r > 0)
-      return TRUE;
-    if (r < 0 && errno != EINTR) {
-      int e = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "poll: %s", g_strerror (e));
-      return FALSE;
-    }
-  }
-}
-
 /* Handles the result of an SSL_* call: TRUE to retry after waiting. */
 static gboolean
 retry_after (MsTls *tls, int ret, const char *what, gint64 deadline_us, GError **error)
@@ -68,9 +47,9 @@ retry_after (MsTls *tls, int ret, const char *what, gint64 deadline_us, GError *
   int err = SSL_get_error (tls->ssl, ret);
   switch (err) {
   case SSL_ERROR_WANT_READ:
-    return wait_fd (tls->fd, POLLIN, deadline_us, error);
+    return ms_fd_wait (tls->fd, POLLIN, deadline_us, error);
   case SSL_ERROR_WANT_WRITE:
-    return wait_fd (tls->fd, POLLOUT, deadline_us, error);
+    return ms_fd_wait (tls->fd, POLLOUT, deadline_us, error);
   case SSL_ERROR_SYSCALL:
     if (errno == EINTR)
       return TRUE;

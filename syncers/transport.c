@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "ms-error.h"
+#include "ms-fd.h"
 
 /* How long a Tunnel command gets to exit after SIGTERM. */
 #define MS_TRANSPORT_TUNNEL_GRACE_MS 2000
@@ -45,28 +46,6 @@ set_nonblocking (int fd, GError **error)
   return TRUE;
 }
 
-/* poll() one fd until `events` or the deadline; FALSE on timeout/error. */
-static gboolean
-wait_fd (int fd, short events, gint64 deadline_us, GError **error)
-{
-  for (;;) {
-    gint64 left = deadline_us - g_get_monotonic_time ();
-    if (left <= 0) {
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "timed out");
-      return FALSE;
-    }
-    struct pollfd p = { .fd = fd, .events = events };
-    int r = poll (&p, 1, (int) MIN ((left + 999) / 1000, G_MAXINT));
-    if (r > 0)
-      return TRUE;
-    if (r < 0 && errno != EINTR) {
-      int e = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "poll: %s", g_strerror (e));
-      return FALSE;
-    }
-  }
-}
-
 static int
 connect_tcp (const char *host, guint16 port, gint64 deadline_us, GError **error)
 {
@@ -90,7 +69,7 @@ connect_tcp (const char *host, guint16 port, gint64 deadline_us, GError **error)
       int soerr = 0;
       socklen_t len = sizeof soerr;
       g_clear_error (&last);
-      if (wait_fd (fd, POLLOUT, deadline_us, &last)
+      if (ms_fd_wait (fd, POLLOUT, deadline_us, &last)
           && getsockopt (fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr == 0) {
         freeaddrinfo (res);
         return fd;
@@ -187,7 +166,7 @@ ms_transport_read_wait (MsTransport *t, void *buf, gsize len, gint timeout_ms, G
 
   if (t->tls != NULL && !ms_tls_pending (t->tls)) {
     g_autoptr (GError) local = NULL;
-    if (!wait_fd (t->fd, POLLIN, until, &local)) {
+    if (!ms_fd_wait (t->fd, POLLIN, until, &local)) {
       if (timeout_ms >= 0 && g_error_matches (local, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
         return -2;
       g_propagate_error (error, g_steal_pointer (&local));
@@ -209,7 +188,7 @@ ms_transport_read_wait (MsTransport *t, void *buf, gsize len, gint timeout_ms, G
       return -1;
     }
     g_autoptr (GError) local = NULL;
-    if (!wait_fd (t->fd, POLLIN, until, &local)) {
+    if (!ms_fd_wait (t->fd, POLLIN, until, &local)) {
       if (timeout_ms >= 0 && g_error_matches (local, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
         return -2;
       g_propagate_error (error, g_steal_pointer (&local));
@@ -248,7 +227,7 @@ ms_transport_write (MsTransport *t, const void *buf, gsize len, GError **error)
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "write: %s", g_strerror (e));
       return FALSE;
     }
-    if (!wait_fd (t->fd, POLLOUT, until, error))
+    if (!ms_fd_wait (t->fd, POLLOUT, until, error))
       return FALSE;
   }
   return TRUE;

@@ -64,6 +64,7 @@
 
 #include "channel.h"
 #include "imap-client.h"
+#include "ms-fd.h"
 #include "imap-utf7.h"
 #include "imap-watch-plan.h"
 #include "mbsyncrc.h"
@@ -753,41 +754,6 @@ notify_setup (Conn *c, GError **error)
   return TRUE;
 }
 
-static MsMbsyncConfig *
-load_config (const char *path, GError **error)
-{
-  g_autofree char *text = NULL;
-  gsize len = 0;
-  if (!g_file_get_contents (path, &text, &len, error))
-    return NULL;
-  MsMbsyncConfig *config = ms_mbsync_config_parse (path, text, len, error);
-  if (config != NULL)
-    for (guint i = 0; i < config->warnings->len; i++)
-      fprintf (stderr, "%s\n", (const char *) g_ptr_array_index (config->warnings, i));
-  return config;
-}
-
-/* Opens /dev/null on fds 0-2 where they are closed, so that no socket
- * lands on them (to be read as stdin, or to get error messages).  Returns
- * whether stdin was open: inputkill runs its program with fd 0 closed, and
- * then there is no stdin to watch; the program runs until stdout's reader
- * goes (inputkill stops it). */
-static gboolean
-fill_std_fds (void)
-{
-  gboolean stdin_open = fcntl (STDIN_FILENO, F_GETFD) >= 0;
-  for (int fd = 0; fd <= 2; fd++) {
-    if (fcntl (fd, F_GETFD) < 0 && errno == EBADF) {
-      int nul = open ("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
-      if (nul >= 0 && nul != fd) {
-        dup2 (nul, fd);
-        close (nul);
-      }
-    }
-  }
-  return stdin_open;
-}
-
 static int G_GNUC_NORETURN
 quit (int status)
 {
@@ -853,11 +819,9 @@ main (int argc, char **argv)
   /* With stdout closed nobody can hear us: behave as if the reader left. */
   if (fcntl (STDOUT_FILENO, F_GETFD) < 0)
     return 0;
-  gboolean stdin_open = fill_std_fds ();
+  gboolean stdin_open = ms_fd_fill_std (TRUE);
 
-  if (config_path == NULL)
-    config_path = g_build_filename (g_get_home_dir (), ".mbsyncrc", NULL);
-  g_autoptr (MsMbsyncConfig) config = load_config (config_path, &error);
+  g_autoptr (MsMbsyncConfig) config = ms_channel_load_config (config_path, &error);
   if (config == NULL) {
     g_printerr ("watch_imap: %s\n", error->message);
     return 1;

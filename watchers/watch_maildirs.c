@@ -44,6 +44,7 @@
 
 #include "inotify-tree.h"
 #include "mailbox-name.h"
+#include "ms-fd.h"
 
 /* Bytes of output we hold for a reader that is not reading.  The
  * coordinator reads continuously, so in practice the queue is empty; 1 MiB
@@ -193,23 +194,6 @@ on_stdout_gone (int fd, GIOCondition cond, gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* Opens /dev/null on fd 0 or 2 if closed (inputkill runs us with stdin
- * closed), so that the inotify descriptor never lands on them and an error
- * message never goes into it. */
-static void
-fill_std_fds (void)
-{
-  for (int fd = 0; fd <= 2; fd += 2) {
-    if (fcntl (fd, F_GETFD) < 0 && errno == EBADF) {
-      int nul = open ("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
-      if (nul >= 0 && nul != fd) {
-        dup2 (nul, fd);
-        close (nul);
-      }
-    }
-  }
-}
-
 int
 main (int argc, char **argv)
 {
@@ -267,7 +251,7 @@ main (int argc, char **argv)
   /* With stdout closed nobody can hear us: behave as if the reader left. */
   if (fcntl (STDOUT_FILENO, F_GETFD) < 0)
     return 0;
-  fill_std_fds ();
+  ms_fd_fill_std (FALSE);
 
   g_autoptr (GMainLoop) loop = g_main_loop_new (NULL, FALSE);
   g_autoptr (GString) out = g_string_new (NULL);

@@ -51,6 +51,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "ms-fd.h"
 #include "ssh-relay.h"
 #include "ssh-session.h"
 
@@ -480,22 +481,6 @@ add_files (GPtrArray *to, const GPtrArray *from)
     g_ptr_array_add (to, g_strdup (from->pdata[i]));
 }
 
-/* Opens /dev/null on fd 0 or 2 if closed, so that no descriptor of ours
- * lands there.  A closed stdin then reads as EOF, which is what it means. */
-static void
-fill_std_fds (void)
-{
-  for (int fd = 0; fd <= 2; fd += 2) {
-    if (fcntl (fd, F_GETFD) < 0 && errno == EBADF) {
-      int nul = open ("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
-      if (nul >= 0 && nul != fd) {
-        dup2 (nul, fd);
-        close (nul);
-      }
-    }
-  }
-}
-
 int
 main (int argc, char **argv)
 {
@@ -685,7 +670,7 @@ main (int argc, char **argv)
   /* With stdout closed nobody can hear us: as if our reader had left. */
   if (fcntl (STDOUT_FILENO, F_GETFD) < 0)
     return 0;
-  fill_std_fds ();
+  ms_fd_fill_std (FALSE);
   int sig_fd = signalfd (-1, &quit_signals, SFD_NONBLOCK | SFD_CLOEXEC);
   if (sig_fd < 0) {
     say ("signalfd: %s", g_strerror (errno));
