@@ -70,6 +70,13 @@ say (const char *format, ...)
   va_end (ap);
   /* Answers are single lines: fold anything a server put in a message. */
   g_strdelimit (line, "\r\n", ' ');
+  /* ... and keep within the protocol's line limit (a longer answer would be
+   * dropped, leaving its request unanswered), cut at a character boundary. */
+  if (strlen (line) >= SERVE_LINE_MAX) {
+    const char *end = NULL;
+    g_utf8_validate (line, SERVE_LINE_MAX - 1, &end);
+    line[end - line] = '\0';
+  }
   g_mutex_lock (&out_lock);
   fputs (line, stdout);
   fputc ('\n', stdout);
