@@ -77,8 +77,12 @@ RC
 cat > "$work/mswatchrc" <<RC
 # The resident syncer keeps one IMAP connection open between syncs.
 syncer $top_builddir/sync_imap -c $work/mbsyncrc --serve demo
-base_delay 0
-inter_delay 0
+# The server watcher sees a delivery's rename before the delivering Dovecot
+# process has given it a UID; a sync started at once may find nothing yet
+# and nothing would report it again.  A second's delay (1.2's default is
+# 15) covers that window.
+base_delay 1
+inter_delay 1
 store local {
   watch $top_builddir/watch_maildirs -m $mail
 }

@@ -27,8 +27,12 @@ sync_write_rc "$T_DIR/mbsyncrc" imaps Maildir++ "$MAIL" \
 sync_make_folder "$MAIL"
 cat > "$T_DIR/mswatchrc" <<EOF
 syncer sync_imap -V -c $T_DIR/mbsyncrc --serve c
-base_delay 0
-inter_delay 0
+# The server watcher sees a delivery's rename before the delivering Dovecot
+# process has given it a UID; a sync started at once may find nothing yet
+# and nothing would report it again.  A second's delay (1.2's default is
+# 15) covers that window.
+base_delay 1
+inter_delay 1
 store local {
   watch watch_maildirs -m $MAIL
 }
