@@ -31,19 +31,19 @@
 /* --- the test knob ------------------------------------------------------- */
 
 static guint die_after;
-static guint steps_done;
+static gint steps_done; /* atomic: mailboxes are synced on several threads */
 
 void
 ms_sync_set_die_after (guint steps)
 {
   die_after = steps;
-  steps_done = 0;
+  g_atomic_int_set (&steps_done, 0);
 }
 
 void
 ms_sync_step (void)
 {
-  if (die_after != 0 && steps_done++ >= die_after)
+  if (die_after != 0 && (guint) g_atomic_int_add (&steps_done, 1) >= die_after)
     _exit (MS_SYNC_DIE_STATUS);
 }
 
@@ -740,7 +740,7 @@ take_lock (const char *path, GError **error)
       int e = errno;
       close (fd);
       if (e == EACCES || e == EAGAIN)
-        g_set_error (error, MS_ERROR, MS_ERROR_FAILED,
+        g_set_error (error, MS_ERROR, MS_ERROR_BUSY,
                      "%s is locked: another sync_imap or mbsync is working on this mailbox", path);
       else
         set_errno_error (error, e, "cannot lock", lock_path);

@@ -85,7 +85,7 @@
  *
  * Errors: a malformed state or journal gives MS_ERROR_PROTOCOL naming
  * "FILE:LINE"; a file over its limit MS_ERROR_LIMIT; a lock held elsewhere
- * MS_ERROR_FAILED ("... is locked ..."); an interrupted mbsync run
+ * MS_ERROR_BUSY ("... is locked ..."); an interrupted mbsync run
  * MS_ERROR_FAILED; system calls G_IO_ERROR with the path and strerror.
  *
  * The parsers are pure (ms_sync_state_parse, ms_sync_journal_replay); the

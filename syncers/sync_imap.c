@@ -3,12 +3,11 @@
  * protocol (docs/protocol.md) on stdin/stdout.
  *
  * Threads in --serve mode: the main thread only reads requests from stdin
- * and queues them; one connection thread takes them in order, keeps the
- * IMAP connection open between them, and writes every answer.  A request
- * for a mailbox that is queued several times is synced once and answered
- * for each.  A dropped connection is reopened on the next request (and a
- * request that finds its reused connection dead is retried once on a fresh
- * one), so an idle night does not cost a failed sync in the morning.
+ * and queues them; one request thread takes what is queued, answers at once
+ * what is unchanged since its last sync (one STATUS round trip), and hands
+ * the named mailboxes left to the connection pool (sync-pool.c), which
+ * syncs several at a time and answers each as it finishes.  A mailbox
+ * queued several times is synced once and answered for each request.
  */
 #include <errno.h>
 #include <gio/gio.h>
@@ -25,6 +24,7 @@
 #include "mbsyncrc.h"
 #include "ms-error.h"
 #include "sync-job.h"
+#include "sync-pool.h"
 #include "sync-state.h"
 
 /* docs/protocol.md: no line is longer than this. */
@@ -34,25 +34,10 @@
 
 typedef struct {
   const MsMbsyncConfig *config;
-  MsChannelSetup *setup;
-  MsImapClient *imap;
+  guint connections;
   gboolean force;
-
-  /* The resident's memory (--serve): what each mailbox looked like after
-   * the last sync that changed nothing, for the one-round-trip check; the
-   * mailboxes whose last sync changed something, to be synced once more
-   * when nothing else is waiting (that sync establishes the fingerprint,
-   * so the watchers' echo of our own writes finds nothing to do); and the
-   * mailbox left selected, which STATUS must not be asked about. */
-  GHashTable *fingerprints; /* box -> MsSyncFingerprint* */
-  GHashTable *verify;       /* set of boxes */
-  char *selected;
-} Session;
-
-typedef struct {
-  guint pulled_side; /* changes applied to the Maildir */
-  guint pushed_side; /* changes applied to the server */
-} Totals;
+  MsSyncPool *pool; /* the channel in use, with its connections */
+} Syncer;
 
 /* --- output ------------------------------------------------------------------ */
 
@@ -94,176 +79,59 @@ log_handler (const char *domain, GLogLevelFlags level, const char *message, gpoi
            message);
 }
 
-/* --- one session: a channel and its connection ---------------------------------- */
+/* --- the channel in use ------------------------------------------------------- */
+
+static gboolean
+syncer_use_channel (Syncer *s, const MsMbsyncChannel *channel, GError **error)
+{
+  if (s->pool != NULL && ms_sync_pool_setup (s->pool)->channel == channel)
+    return TRUE;
+  g_clear_pointer (&s->pool, ms_sync_pool_free);
+  MsChannelSetup *setup = ms_channel_setup_new (s->config, channel, g_get_home_dir (), error);
+  if (setup == NULL)
+    return FALSE;
+  for (guint i = 0; i < setup->warnings->len; i++)
+    g_warning ("%s", (const char *) g_ptr_array_index (setup->warnings, i));
+  s->pool = ms_sync_pool_new (setup, s->connections, s->force);
+  return TRUE;
+}
+
+/* The sum of a run over several mailboxes. */
+typedef struct {
+  guint total, done;
+  guint near_changes, far_changes;
+  GError *first;          /* the first failure */
+  gboolean all_permanent; /* every failure was one that retrying cannot fix */
+  gboolean print_errors;  /* one-shot: each failure on stderr (repeats once) */
+  const char *progress_tag; /* --serve: a PROGRESS line per mailbox */
+} Tally;
 
 static void
-session_clear (Session *s)
+on_tally (gpointer data, guint index, const MsSyncResult *r)
 {
-  g_clear_pointer (&s->selected, g_free);
-  g_clear_pointer (&s->imap, ms_imap_client_free);
-  g_clear_pointer (&s->setup, ms_channel_setup_free);
-}
-
-static gboolean
-session_open (Session *s, const MsMbsyncChannel *channel, GError **error)
-{
-  if (s->setup != NULL && s->setup->channel == channel)
-    return TRUE;
-  session_clear (s);
-  s->setup = ms_channel_setup_new (s->config, channel, g_get_home_dir (), error);
-  if (s->setup == NULL)
-    return FALSE;
-  for (guint i = 0; i < s->setup->warnings->len; i++)
-    g_warning ("%s", (const char *) g_ptr_array_index (s->setup->warnings, i));
-  return TRUE;
-}
-
-static gboolean
-session_connect (Session *s, GError **error)
-{
-  if (s->imap != NULL)
-    return TRUE;
-  if (!ms_channel_setup_fetch_secret (s->setup, error))
-    return FALSE;
-  s->imap = ms_imap_client_connect (&s->setup->imap, error);
-  return s->imap != NULL;
-}
-
-/* Errors that another attempt cannot fix: the request fails for good. */
-static gboolean
-error_is_permanent (const GError *error)
-{
-  return error->domain == MS_ERROR
-         && (error->code == MS_ERROR_BAD_NAME || error->code == MS_ERROR_LIMIT || error->code == MS_ERROR_CONFIG
-             || (error->code == MS_ERROR_FAILED && strstr (error->message, " is locked") == NULL));
-}
-
-static gboolean
-sync_one (Session *s, const char *box, Totals *totals, GError **error)
-{
-  MsSyncContext ctx;
-  MsSyncCounts counts;
-  ms_channel_setup_context (s->setup, s->imap, &ctx);
-  ctx.policy.force = s->force;
-  g_clear_pointer (&s->selected, g_free);
-  if (!ms_sync_box (&ctx, box, &counts, error)) {
-    g_hash_table_remove (s->fingerprints, box);
-    return FALSE;
-  }
-  s->selected = g_strdup (box);
-  g_hash_table_remove (s->verify, box);
-  if (counts.have_fingerprint) {
-    g_hash_table_insert (s->fingerprints, g_strdup (box), g_memdup2 (&counts.fingerprint, sizeof counts.fingerprint));
+  Tally *t = data;
+  (void) index;
+  t->done++;
+  if (r->ok) {
+    t->near_changes += r->near_changes;
+    t->far_changes += r->far_changes;
   } else {
-    g_hash_table_remove (s->fingerprints, box);
-    g_hash_table_add (s->verify, g_strdup (box));
+    t->all_permanent = t->all_permanent && r->permanent;
+    if (t->print_errors && (t->first == NULL || !g_str_equal (t->first->message, r->error->message)))
+      g_printerr ("sync_imap: %s\n", r->error->message);
+    else if (!t->print_errors)
+      g_message ("%s", r->error->message);
+    if (t->first == NULL)
+      t->first = g_error_copy (r->error);
   }
-  totals->pulled_side += counts.pulled + counts.flags_near + counts.removed_near;
-  totals->pushed_side += counts.pushed + counts.flags_far + counts.expunged_far;
-  g_debug ("%s: %u pulled, %u pushed, %u/%u flags, %u removed, %u expunged%s", box, counts.pulled,
-           counts.pushed, counts.flags_near, counts.flags_far, counts.removed_near, counts.expunged_far,
-           counts.far_unchanged ? " (server unchanged)" : "");
-  return TRUE;
-}
-
-/* The channel's mailboxes: its one box, or what its Patterns select among
- * the server's and the Maildir's folders. */
-static GPtrArray *
-channel_boxes (Session *s, GError **error)
-{
-  GPtrArray *out = g_ptr_array_new_with_free_func (g_free);
-  if (s->setup->single_box != NULL) {
-    g_ptr_array_add (out, g_strdup (s->setup->single_box));
-    return out;
-  }
-  MsSyncContext ctx;
-  ms_channel_setup_context (s->setup, s->imap, &ctx);
-  g_autoptr (GPtrArray) all = ms_sync_list_boxes (&ctx, error);
-  if (all == NULL) {
-    g_ptr_array_unref (out);
-    return NULL;
-  }
-  for (guint i = 0; i < all->len; i++)
-    if (ms_channel_setup_selects (s->setup, g_ptr_array_index (all, i)))
-      g_ptr_array_add (out, g_strdup (g_ptr_array_index (all, i)));
-  return out;
-}
-
-typedef void (*ProgressFn) (gpointer data, guint done, guint total);
-
-/* Syncs `boxes` (canonical names; NULL = the channel's selection), going on
- * after a mailbox fails so that one bad folder does not hold up the rest.
- * Returns the first error; *permanent tells whether every failure was one
- * that retrying cannot fix. */
-static gboolean
-sync_boxes (Session *s, GPtrArray *boxes, Totals *totals, gboolean *permanent, ProgressFn progress,
-            gpointer progress_data, GError **error)
-{
-  *permanent = FALSE;
-  g_autoptr (GError) first = NULL;
-  gboolean all_permanent = TRUE;
-  for (int attempt = 0; attempt < 2; attempt++) {
-    gboolean reused = s->imap != NULL;
-    g_autoptr (GError) local = NULL;
-    if (!session_connect (s, &local)) {
-      g_propagate_prefixed_error (error, g_steal_pointer (&local), "%s: ", s->setup->channel->name);
-      return FALSE;
-    }
-    g_autoptr (GPtrArray) selected = boxes ? g_ptr_array_ref (boxes) : channel_boxes (s, &local);
-    if (selected == NULL) {
-      g_clear_pointer (&s->imap, ms_imap_client_free);
-      if (reused && attempt == 0)
-        continue;
-      g_propagate_prefixed_error (error, g_steal_pointer (&local), "%s: listing mailboxes: ",
-                                  s->setup->channel->name);
-      return FALSE;
-    }
-    gboolean connection_failed = FALSE;
-    for (guint i = 0; i < selected->len; i++) {
-      const char *box = g_ptr_array_index (selected, i);
-      g_autoptr (GError) box_error = NULL;
-      /* Connect again only when a mailbox is left to sync after a dropped
-       * connection; if that fails, the rest waits for another run, and the
-       * error that dropped it is the one to report. */
-      if (s->imap == NULL && !session_connect (s, &box_error)) {
-        all_permanent = FALSE;
-        if (first == NULL)
-          first = g_steal_pointer (&box_error);
-        break;
-      }
-      if (sync_one (s, box, totals, &box_error)) {
-        if (progress)
-          progress (progress_data, i + 1, selected->len);
-        continue;
-      }
-      if (!error_is_permanent (box_error)) {
-        all_permanent = FALSE;
-        /* Not the mailbox's fault: the connection is suspect. */
-        g_clear_pointer (&s->imap, ms_imap_client_free);
-        if (reused && attempt == 0 && i == 0) {
-          connection_failed = TRUE;
-          break;
-        }
-      }
-      if (first == NULL)
-        first = g_steal_pointer (&box_error);
-    }
-    if (connection_failed)
-      continue;
-    break;
-  }
-  if (first != NULL) {
-    *permanent = all_permanent;
-    g_propagate_error (error, g_steal_pointer (&first));
-    return FALSE;
-  }
-  return TRUE;
+  if (t->progress_tag != NULL)
+    say ("%s PROGRESS %u/%u mailboxes", t->progress_tag, t->done, t->total);
 }
 
 /* --- one-shot mode ------------------------------------------------------------- */
 
 static int
-run_once (Session *s, char **args)
+run_once (Syncer *s, char **args)
 {
   int status = 0;
   for (char **arg = args; *arg != NULL; arg++) {
@@ -277,27 +145,35 @@ run_once (Session *s, char **args)
     for (guint t = 0; t < targets->len; t++) {
       const MsMbsyncTarget *target = g_ptr_array_index (targets, t);
       g_autoptr (GError) local = NULL;
-      if (!session_open (s, target->channel, &local)) {
+      if (!syncer_use_channel (s, target->channel, &local)) {
         g_printerr ("sync_imap: %s\n", local->message);
         status = 1;
         continue;
       }
+      MsChannelSetup *setup = ms_sync_pool_setup (s->pool);
       g_autoptr (GPtrArray) boxes = NULL;
       if (target->boxes != NULL) {
         boxes = g_ptr_array_new_with_free_func (g_free);
         for (char **b = target->boxes; *b != NULL && local == NULL; b++) {
-          char *box = ms_channel_setup_box_from_name (s->setup, *b, &local);
+          char *box = ms_channel_setup_box_from_name (setup, *b, &local);
           if (box != NULL)
             g_ptr_array_add (boxes, box);
           else
             g_prefix_error (&local, "%s: \"%s\": ", target->channel->name, *b);
         }
+      } else {
+        boxes = ms_sync_pool_channel_boxes (s->pool, &local);
       }
-      Totals totals = { 0 };
-      gboolean permanent;
-      if (local != NULL || !sync_boxes (s, boxes, &totals, &permanent, NULL, NULL, &local)) {
+      if (local != NULL) {
         g_printerr ("sync_imap: %s\n", local->message);
         status = 1;
+        continue;
+      }
+      Tally tally = { .total = boxes->len, .all_permanent = TRUE, .print_errors = TRUE };
+      ms_sync_pool_run (s->pool, boxes, on_tally, &tally);
+      if (tally.first != NULL) {
+        status = 1;
+        g_error_free (tally.first);
       }
     }
   }
@@ -324,31 +200,19 @@ request_free (Request *r)
 static Request end_of_input;
 
 typedef struct {
-  Session *session;
+  MsSyncPool *pool;
   GAsyncQueue *queue;
   GQueue held; /* requests taken from the queue while coalescing */
 } Server;
 
 static void
-on_progress (gpointer data, guint done, guint total)
-{
-  const Request *r = data;
-  say ("%s PROGRESS %u/%u mailboxes", r->tag, done, total);
-}
-
-static void
-answer (const Request *r, gboolean ok, const Totals *t, gboolean permanent, const GError *error)
+answer (const Request *r, gboolean ok, guint near_changes, guint far_changes, gboolean permanent,
+        const GError *error)
 {
   if (ok)
-    say ("%s OK %u %u", r->tag, t->pulled_side, t->pushed_side);
+    say ("%s OK %u %u", r->tag, near_changes, far_changes);
   else
     say ("%s %s %s", r->tag, permanent ? "FAIL" : "RETRY", error->message);
-}
-
-static gboolean
-same_target (const Request *a, const Request *b)
-{
-  return (a->name == NULL && b->name == NULL) || (a->name && b->name && g_str_equal (a->name, b->name));
 }
 
 /* Answers every queued request whose mailbox is unchanged on both sides
@@ -356,9 +220,9 @@ same_target (const Request *a, const Request *b)
 static void
 answer_unchanged (Server *srv)
 {
-  Session *s = srv->session;
+  MsChannelSetup *setup = ms_sync_pool_setup (srv->pool);
   g_autoptr (GPtrArray) boxes = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr (GPtrArray) known = g_ptr_array_new ();
+  gboolean any = FALSE;
   for (GList *l = srv->held.head; l != NULL; l = l->next) {
     Request *r = l->data;
     /* Each request is checked once, when it arrives: a check costs a round
@@ -366,33 +230,20 @@ answer_unchanged (Server *srv)
     gboolean fresh = r != &end_of_input && !r->checked;
     if (fresh)
       r->checked = TRUE;
-    char *box = fresh && r->name ? ms_channel_setup_box_from_name (s->setup, r->name, NULL) : NULL;
-    MsSyncFingerprint *f = box ? g_hash_table_lookup (s->fingerprints, box) : NULL;
-    if (f != NULL && s->selected != NULL && g_str_equal (box, s->selected))
-      f = NULL;
+    char *box = fresh && r->name ? ms_channel_setup_box_from_name (setup, r->name, NULL) : NULL;
+    any = any || box != NULL;
     g_ptr_array_add (boxes, box ? box : g_strdup (""));
-    g_ptr_array_add (known, f);
   }
-  guint n_known = 0;
-  for (guint i = 0; i < known->len; i++)
-    n_known += g_ptr_array_index (known, i) != NULL;
-  if (n_known == 0 || !session_connect (s, NULL))
+  if (!any)
     return;
-  MsSyncContext ctx;
-  ms_channel_setup_context (s->setup, s->imap, &ctx);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GArray) same = ms_sync_fingerprint_check (&ctx, boxes, known, &error);
-  if (same == NULL) {
-    g_debug ("fingerprint check: %s", error->message);
-    g_clear_pointer (&s->imap, ms_imap_client_free);
+  g_autoptr (GArray) same = ms_sync_pool_unchanged (srv->pool, boxes);
+  if (same == NULL)
     return;
-  }
-  const Totals none = { 0 };
   GList *l = srv->held.head;
   for (guint i = 0; l != NULL; i++) {
     GList *next = l->next;
     if (g_array_index (same, gboolean, i)) {
-      answer (l->data, TRUE, &none, FALSE, NULL);
+      answer (l->data, TRUE, 0, 0, FALSE, NULL);
       request_free (l->data);
       g_queue_delete_link (&srv->held, l);
     }
@@ -401,42 +252,131 @@ answer_unchanged (Server *srv)
 }
 
 /* With nothing waiting: syncs once more a mailbox whose last sync changed
- * something, answering nobody. */
-static void
+ * something, answering nobody.  FALSE when there is none. */
+static gboolean
 verify_one (Server *srv)
 {
-  Session *s = srv->session;
-  GHashTableIter it;
-  gpointer key;
-  g_hash_table_iter_init (&it, s->verify);
-  if (!g_hash_table_iter_next (&it, &key, NULL))
-    return;
+  char *box = ms_sync_pool_take_verify (srv->pool);
+  if (box == NULL)
+    return FALSE;
   g_autoptr (GPtrArray) boxes = g_ptr_array_new_with_free_func (g_free);
-  g_ptr_array_add (boxes, g_strdup (key));
-  g_hash_table_iter_remove (&it);
-  Totals totals = { 0 };
-  gboolean permanent;
+  g_ptr_array_add (boxes, box);
+  Tally tally = { .total = 1, .all_permanent = TRUE };
+  ms_sync_pool_run (srv->pool, boxes, on_tally, &tally);
+  g_clear_error (&tally.first);
+  return TRUE;
+}
+
+/* Syncs the whole channel for `r` and every other such request held. */
+static void
+serve_all (Server *srv, Request *r)
+{
+  g_autoptr (GPtrArray) same = g_ptr_array_new_with_free_func ((GDestroyNotify) request_free);
+  g_ptr_array_add (same, r);
+  for (GList *l = srv->held.head; l != NULL;) {
+    GList *next = l->next;
+    Request *other = l->data;
+    if (other != &end_of_input && other->name == NULL) {
+      g_ptr_array_add (same, other);
+      g_queue_delete_link (&srv->held, l);
+    }
+    l = next;
+  }
   g_autoptr (GError) error = NULL;
-  if (!sync_boxes (s, boxes, &totals, &permanent, NULL, NULL, &error))
-    g_debug ("%s", error->message);
+  g_autoptr (GPtrArray) boxes = ms_sync_pool_channel_boxes (srv->pool, &error);
+  Tally tally = { .all_permanent = TRUE, .progress_tag = r->tag };
+  if (boxes != NULL) {
+    tally.total = boxes->len;
+    ms_sync_pool_run (srv->pool, boxes, on_tally, &tally);
+    error = g_steal_pointer (&tally.first);
+  } else {
+    g_message ("%s", error->message);
+    tally.all_permanent = FALSE;
+  }
+  for (guint i = 0; i < same->len; i++)
+    answer (g_ptr_array_index (same, i), error == NULL, tally.near_changes, tally.far_changes,
+            tally.all_permanent, error);
+}
+
+/* The named requests of one run: the distinct mailboxes, and per mailbox
+ * the requests that asked for it. */
+typedef struct {
+  GPtrArray *boxes;    /* canonical names */
+  GPtrArray *requests; /* per box: GPtrArray of Request */
+} Batch;
+
+static void
+on_batch_done (gpointer data, guint index, const MsSyncResult *result)
+{
+  Batch *b = data;
+  GPtrArray *requests = g_ptr_array_index (b->requests, index);
+  if (!result->ok)
+    g_message ("%s", result->error->message);
+  for (guint i = 0; i < requests->len; i++)
+    answer (g_ptr_array_index (requests, i), result->ok, result->near_changes, result->far_changes,
+            result->permanent, result->error);
+}
+
+/* Syncs the mailboxes of every named request held, several at a time;
+ * a name the channel cannot have is answered at once. */
+static void
+serve_named (Server *srv)
+{
+  MsChannelSetup *setup = ms_sync_pool_setup (srv->pool);
+  Batch batch = { g_ptr_array_new_with_free_func (g_free),
+                  g_ptr_array_new_with_free_func ((GDestroyNotify) g_ptr_array_unref) };
+  g_autoptr (GHashTable) index = g_hash_table_new (g_str_hash, g_str_equal);
+  for (GList *l = srv->held.head; l != NULL;) {
+    GList *next = l->next;
+    Request *r = l->data;
+    if (r == &end_of_input || r->name == NULL) {
+      l = next;
+      continue;
+    }
+    g_queue_delete_link (&srv->held, l);
+    l = next;
+    g_autoptr (GError) error = NULL;
+    char *box = ms_channel_setup_box_from_name (setup, r->name, &error);
+    if (box != NULL && !ms_channel_setup_selects (setup, box)) {
+      g_set_error (&error, MS_ERROR, MS_ERROR_BAD_NAME, "%s is not covered by channel %s", box,
+                   setup->channel->name);
+      g_clear_pointer (&box, g_free);
+    }
+    if (box == NULL) {
+      g_message ("%s", error->message);
+      answer (r, FALSE, 0, 0, TRUE, error);
+      request_free (r);
+      continue;
+    }
+    gpointer at;
+    if (!g_hash_table_lookup_extended (index, box, NULL, &at)) {
+      at = GUINT_TO_POINTER (batch.boxes->len);
+      g_ptr_array_add (batch.boxes, box);
+      g_ptr_array_add (batch.requests, g_ptr_array_new_with_free_func ((GDestroyNotify) request_free));
+      g_hash_table_insert (index, box, at);
+    } else {
+      g_free (box);
+    }
+    g_ptr_array_add (g_ptr_array_index (batch.requests, GPOINTER_TO_UINT (at)), r);
+  }
+  ms_sync_pool_run (srv->pool, batch.boxes, on_batch_done, &batch);
+  g_hash_table_remove_all (index);
+  g_ptr_array_unref (batch.requests);
+  g_ptr_array_unref (batch.boxes);
 }
 
 static gpointer
 serve_thread (gpointer data)
 {
   Server *srv = data;
-  Session *s = srv->session;
   for (;;) {
     /* Take everything that is queued, then answer what is unchanged. */
-    Request *r;
     if (g_queue_is_empty (&srv->held)) {
-      if (g_hash_table_size (s->verify) > 0) {
-        r = g_async_queue_try_pop (srv->queue);
-        if (r == NULL) {
-          verify_one (srv);
+      Request *r = g_async_queue_try_pop (srv->queue);
+      if (r == NULL) {
+        /* Idle: first the mailboxes to look at once more, then wait. */
+        if (verify_one (srv))
           continue;
-        }
-      } else {
         r = g_async_queue_pop (srv->queue);
       }
       g_queue_push_tail (&srv->held, r);
@@ -444,49 +384,15 @@ serve_thread (gpointer data)
     for (Request *next; (next = g_async_queue_try_pop (srv->queue)) != NULL;)
       g_queue_push_tail (&srv->held, next);
     answer_unchanged (srv);
-    r = g_queue_pop_head (&srv->held);
+    Request *r = g_queue_peek_head (&srv->held);
     if (r == NULL)
       continue;
     if (r == &end_of_input)
       break;
-    /* Everything queued for the same mailbox rides along. */
-    g_autoptr (GPtrArray) same = g_ptr_array_new_with_free_func ((GDestroyNotify) request_free);
-    g_ptr_array_add (same, r);
-    for (GList *l = srv->held.head; l != NULL;) {
-      GList *next = l->next;
-      if (l->data != &end_of_input && same_target (r, l->data)) {
-        g_ptr_array_add (same, l->data);
-        g_queue_delete_link (&srv->held, l);
-      }
-      l = next;
-    }
-
-    Totals totals = { 0 };
-    gboolean permanent = FALSE, ok;
-    g_autoptr (GError) error = NULL;
-    g_autoptr (GPtrArray) boxes = NULL;
-    if (r->name != NULL) {
-      char *box = ms_channel_setup_box_from_name (s->setup, r->name, &error);
-      if (box == NULL) {
-        permanent = TRUE;
-      } else if (!ms_channel_setup_selects (s->setup, box)) {
-        g_set_error (&error, MS_ERROR, MS_ERROR_BAD_NAME, "%s is not covered by channel %s", box,
-                     s->setup->channel->name);
-        g_free (box);
-        permanent = TRUE;
-      } else {
-        boxes = g_ptr_array_new_with_free_func (g_free);
-        g_ptr_array_add (boxes, box);
-      }
-    }
-    if (error == NULL)
-      ok = sync_boxes (s, boxes, &totals, &permanent, r->name ? NULL : on_progress, r, &error);
+    if (r->name == NULL)
+      serve_all (srv, g_queue_pop_head (&srv->held));
     else
-      ok = FALSE;
-    if (!ok)
-      g_message ("%s", error->message);
-    for (guint i = 0; i < same->len; i++)
-      answer (g_ptr_array_index (same, i), ok, &totals, permanent, error);
+      serve_named (srv);
   }
   return NULL;
 }
@@ -531,7 +437,7 @@ parse_request (const char *line, gsize len)
 }
 
 static int
-serve (Session *s, const char *channel_name)
+serve (Syncer *s, const char *channel_name)
 {
   const MsMbsyncChannel *channel = ms_mbsync_config_find_channel (s->config, channel_name);
   g_autoptr (GError) error = NULL;
@@ -539,14 +445,14 @@ serve (Session *s, const char *channel_name)
     g_printerr ("sync_imap: %s: no channel %s\n", s->config->filename, channel_name);
     return 1;
   }
-  if (!session_open (s, channel, &error)) {
+  if (!syncer_use_channel (s, channel, &error)) {
     g_printerr ("sync_imap: %s\n", error->message);
     return 1;
   }
   say ("* MSWATCH-SYNCER 1 sync_imap %s", MS_VERSION);
 
-  Server srv = { s, g_async_queue_new (), G_QUEUE_INIT };
-  GThread *thread = g_thread_new ("connection", serve_thread, &srv);
+  Server srv = { s->pool, g_async_queue_new (), G_QUEUE_INIT };
+  GThread *thread = g_thread_new ("requests", serve_thread, &srv);
   g_autoptr (MsLineSplitter) splitter = ms_line_splitter_new (SERVE_LINE_MAX);
   char buf[16384];
   for (;;) {
@@ -598,10 +504,12 @@ main (int argc, char **argv)
   g_autofree char *serve_channel = NULL;
   gboolean force = FALSE, version = FALSE, quiet = FALSE, verbose = FALSE;
   gint die_after = -1;
+  gint connections = MS_SYNC_POOL_CONNECTIONS_DEFAULT;
   g_auto (GStrv) args = NULL;
   const GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, "Read FILE instead of ~/.mbsyncrc", "FILE" },
     { "serve", 0, 0, G_OPTION_ARG_STRING, &serve_channel, "Stay resident and sync CHANNEL on request (docs/protocol.md)", "CHANNEL" },
+    { "connections", 'j', 0, G_OPTION_ARG_INT, &connections, "Sync up to N mailboxes at once, each on its own IMAP connection (default 3)", "N" },
     { "force", 0, 0, G_OPTION_ARG_NONE, &force, "Allow a sync that removes more than half of a mailbox", NULL },
     { "die-after", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &die_after, "Test knob: exit 99 before state-changing step N+1", "N" },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print only errors (the default; for mbsync's argv)", NULL },
@@ -625,6 +533,10 @@ main (int argc, char **argv)
     g_printerr ("sync_imap: give either --serve CHANNEL or the channels to sync\nTry 'sync_imap --help'.\n");
     return 1;
   }
+  if (connections < 1 || connections > MS_SYNC_POOL_CONNECTIONS_MAX) {
+    g_printerr ("sync_imap: --connections takes 1 to %d\n", MS_SYNC_POOL_CONNECTIONS_MAX);
+    return 1;
+  }
   if (verbose)
     g_setenv ("G_MESSAGES_DEBUG", "all", TRUE);
   /* ms_sync_set_die_after (0) means "never"; dying before the first
@@ -638,12 +550,8 @@ main (int argc, char **argv)
     g_printerr ("sync_imap: %s\n", error->message);
     return 1;
   }
-  Session session = { .config = config, .force = force };
-  session.fingerprints = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  session.verify = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  int status = serve_channel ? serve (&session, serve_channel) : run_once (&session, args);
-  session_clear (&session);
-  g_hash_table_unref (session.fingerprints);
-  g_hash_table_unref (session.verify);
+  Syncer syncer = { .config = config, .connections = (guint) connections, .force = force };
+  int status = serve_channel ? serve (&syncer, serve_channel) : run_once (&syncer, args);
+  g_clear_pointer (&syncer.pool, ms_sync_pool_free);
   return status;
 }

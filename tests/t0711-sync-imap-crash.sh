@@ -18,10 +18,11 @@
 # followed by a run over a good connection.
 #
 # The server is reached through the preauth Tunnel, so that its whole mail
-# store can be copied and put back between runs.  The Tunnel holds a lock
-# (flock) for as long as the imap process lives, and the test takes that
-# lock before it touches the store, so that no dying session still writes
-# Dovecot's indexes while the store is replaced.
+# store can be copied and put back between runs.  Each Tunnel holds a
+# shared lock (flock -s; sync_imap opens several connections) for as long as
+# its imap process lives, and the test takes that lock exclusively before it
+# touches the store, so that no dying session still writes Dovecot's
+# indexes while the store is replaced.
 . "$top_srcdir/tests/lib/test-lib.sh"
 . "$top_srcdir/tests/lib/dovecot.sh"
 . "$top_srcdir/tests/helpers/sync-lib.sh"
@@ -49,7 +50,7 @@ fi
 # Channel c expunges both sides; channel k, for the folder keep, only the
 # server, so that Maildir copies stay behind (flagged T) as pairs lose their
 # server side.
-sync_write_rc "$RC" "Tunnel \"flock $LOCK $(dovecot_preauth_cmd)\"" Verbatim "$L" \
+sync_write_rc "$RC" "Tunnel \"flock -s $LOCK $(dovecot_preauth_cmd)\"" Verbatim "$L" \
   "Patterns * !keep" "Create Both" "SyncState *" "Expunge Both"
 printf '%s\n' "" "Channel k" "Far :far:" "Near :near:" "Patterns keep" "Create Both" \
   "SyncState *" "Expunge Far" >> "$RC"
@@ -173,7 +174,7 @@ check "the kill loop ended after $KILL_STEPS steps (below $MAX_STEPS)" \
 # The appended messages are found again by Message-ID, and those without one
 # by size and order, also after a crash (the journal's '>' lines).
 RC_ANON=$T_DIR/rc-anon
-sync_write_rc "$RC_ANON" "Tunnel \"flock $LOCK sh $SYNC_HELPERS/sync-no-appenduid.sh $(dovecot_preauth_cmd)\"" \
+sync_write_rc "$RC_ANON" "Tunnel \"flock -s $LOCK sh $SYNC_HELPERS/sync-no-appenduid.sh $(dovecot_preauth_cmd)\"" \
   Verbatim "$L" "Patterns anon" "Create Both" "SyncState *"
 FOLDERS=anon
 dovecot_seed anon 2
@@ -194,7 +195,7 @@ check "anon: the kill loop ended after $KILL_STEPS steps" test "$KILL_STEPS" -gt
 
 # --- and for a sync that pairs messages again after a UIDVALIDITY change -------------------
 RC_UV=$T_DIR/rc-uv
-sync_write_rc "$RC_UV" "Tunnel \"flock $LOCK $(dovecot_preauth_cmd)\"" Verbatim "$L" \
+sync_write_rc "$RC_UV" "Tunnel \"flock -s $LOCK $(dovecot_preauth_cmd)\"" Verbatim "$L" \
   "Patterns uv" "Create Both" "SyncState *"
 FOLDERS=uv
 dovecot_seed uv 5

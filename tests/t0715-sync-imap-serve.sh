@@ -8,8 +8,8 @@
 # sync_imap with status 0.
 #
 # To have requests queue up for certain, the second instance reaches the
-# server through a Tunnel that waits on a FIFO (the "gate") before it starts
-# the preauth imap: the test sends the requests while the first sync is held
+# server through a Tunnel whose first connection waits on a FIFO (the
+# "gate") before it starts the preauth imap: the test sends the requests while the first sync is held
 # at the gate, and knows they are queued once sync_imap has answered a
 # malformed line sent after them (it reads its input in order).
 . "$top_srcdir/tests/lib/test-lib.sh"
@@ -110,7 +110,7 @@ done
 G=$T_DIR/g
 mkfifo "$T_DIR/gate"
 sync_write_rc "$T_DIR/rc-gated" \
-  "Tunnel \"touch $T_DIR/gate.reached && read go < $T_DIR/gate && exec $(dovecot_preauth_cmd)\"" \
+  "Tunnel \"if mkdir $T_DIR/gate.taken 2>/dev/null; then touch $T_DIR/gate.reached; read go < $T_DIR/gate; fi; exec $(dovecot_preauth_cmd)\"" \
   Verbatim "$G"
 start_serve gated "$T_DIR/rc-gated"
 check "second instance greets" wait_until 30 greeted
@@ -126,7 +126,10 @@ is "... b1, b2 and b3 got the same answer" "$(answer b1 | cut -d' ' -f2-) $(answ
   "OK 4 0 OK 4 0 OK 4 0"
 is "... from one sync of box01" "$(grep -c '^sync_imap: box01: 4 pulled' "$T_DIR/gated.err")" 1
 is "... c1 found INBOX unchanged" "$(answer c1)" "c1 OK 0 0"
-is "... answered in order" "$(grep -oE '^(g0|b1|b2|b3|c1) OK' "$OUT" | cut -d' ' -f1 | tr '\n' ' ')" \
+# The queued ones may be synced side by side and answered in any order
+# (docs/protocol.md), but only after the sync they waited for.
+is "... g0 answered first, then the four others" \
+  "$(grep -oE '^(g0|b1|b2|b3|c1) OK' "$OUT" | cut -d' ' -f1 | { read -r first; echo "$first"; sort; } | tr '\n' ' ')" \
   "g0 b1 b2 b3 c1 "
 stop_serve
 is "... and exits 0 at the end of stdin" "$SYNC_RC" 0

@@ -881,7 +881,7 @@ test_file_locked (Fixture *f, gconstpointer data)
   g_assert_cmpint (read (ready[0], &c, 1), ==, 1);
   g_assert_cmpint (c, ==, 'y');
 
-  g_autofree char *msg = open_error (f, MS_ERROR, MS_ERROR_FAILED);
+  g_autofree char *msg = open_error (f, MS_ERROR, MS_ERROR_BUSY);
   g_autofree char *want = g_strdup_printf ("%s is locked: another sync_imap or mbsync is working on this mailbox",
                                            f->path);
   g_assert_cmpstr (msg, ==, want);
@@ -896,9 +896,9 @@ test_file_locked (Fixture *f, gconstpointer data)
   /* A second open in this process fails too, and closing it keeps the
    * first one's lock. */
   g_autoptr (MsSyncStateFile) file = open_ok (f, NULL);
-  g_autofree char *again = open_error (f, MS_ERROR, MS_ERROR_FAILED);
+  g_autofree char *again = open_error (f, MS_ERROR, MS_ERROR_BUSY);
   g_assert_cmpstr (again, ==, want);
-  g_autofree char *still = open_error (f, MS_ERROR, MS_ERROR_FAILED);
+  g_autofree char *still = open_error (f, MS_ERROR, MS_ERROR_BUSY);
   g_assert_cmpstr (still, ==, want);
 
   /* mbsync unlinks the lock file when it ends: the file is made again. */

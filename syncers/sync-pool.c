@@ -1,0 +1,397 @@
+/* sync-pool.c — a channel's IMAP connections, and the syncs of a list of
+ * mailboxes run on several of them at once (see sync-pool.h). */
+#include "sync-pool.h"
+
+#include "ms-error.h"
+
+typedef struct {
+  MsImapClient *imap; /* NULL: not connected */
+  char *selected;     /* the mailbox left selected on it */
+  gboolean served;    /* a sync ran on it (else it is newly opened) */
+} Conn;
+
+struct MsSyncPool {
+  MsChannelSetup *setup;
+  gboolean force;
+  guint n_conns; /* connections to use; lowered when the server refuses more */
+  Conn conns[MS_SYNC_POOL_CONNECTIONS_MAX];
+
+  GMutex lock; /* guards what follows, and the setup's secret */
+  GHashTable *fingerprints; /* box -> MsSyncFingerprint* */
+  GHashTable *verify;       /* set of boxes */
+  guint connect_failures;   /* in a row */
+  gint64 next_connect_us;   /* monotonic; no attempt before */
+  GError *connect_error;    /* the last failure, repeated during the backoff */
+};
+
+static void conn_drop (Conn *c);
+
+MsSyncPool *
+ms_sync_pool_new (MsChannelSetup *setup, guint connections, gboolean force)
+{
+  MsSyncPool *pool = g_new0 (MsSyncPool, 1);
+  pool->setup = setup;
+  pool->force = force;
+  pool->n_conns = CLAMP (connections, 1, MS_SYNC_POOL_CONNECTIONS_MAX);
+  g_mutex_init (&pool->lock);
+  pool->fingerprints = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  pool->verify = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  return pool;
+}
+
+void
+ms_sync_pool_free (MsSyncPool *pool)
+{
+  if (pool == NULL)
+    return;
+  for (guint i = 0; i < MS_SYNC_POOL_CONNECTIONS_MAX; i++)
+    conn_drop (&pool->conns[i]);
+  ms_channel_setup_free (pool->setup);
+  g_hash_table_unref (pool->fingerprints);
+  g_hash_table_unref (pool->verify);
+  g_clear_error (&pool->connect_error);
+  g_mutex_clear (&pool->lock);
+  g_free (pool);
+}
+
+MsChannelSetup *
+ms_sync_pool_setup (MsSyncPool *pool)
+{
+  return pool->setup;
+}
+
+/* --- connections ------------------------------------------------------------------ */
+
+static void
+conn_drop (Conn *c)
+{
+  g_clear_pointer (&c->imap, ms_imap_client_free);
+  g_clear_pointer (&c->selected, g_free);
+  c->served = FALSE;
+}
+
+static guint
+open_conns (MsSyncPool *pool)
+{
+  guint n = 0;
+  for (guint i = 0; i < MS_SYNC_POOL_CONNECTIONS_MAX; i++)
+    n += pool->conns[i].imap != NULL;
+  return n;
+}
+
+static gboolean
+conn_connect (MsSyncPool *pool, Conn *c, GError **error)
+{
+  if (c->imap != NULL)
+    return TRUE;
+  g_mutex_lock (&pool->lock);
+  gint64 now = g_get_monotonic_time ();
+  if (now < pool->next_connect_us && pool->connect_error != NULL) {
+    g_set_error (error, MS_ERROR, MS_ERROR_FAILED, "%s: %s (next attempt in %d s)",
+                 pool->setup->channel->name, pool->connect_error->message,
+                 (int) ((pool->next_connect_us - now + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC));
+    g_mutex_unlock (&pool->lock);
+    return FALSE;
+  }
+  g_autoptr (GError) local = NULL;
+  MsImapClientOptions options = pool->setup->imap;
+  gboolean ok = ms_channel_setup_fetch_secret (pool->setup, &local);
+  if (ok)
+    options.secret = pool->setup->imap.secret;
+  g_mutex_unlock (&pool->lock);
+
+  if (ok)
+    c->imap = ms_imap_client_connect (&options, &local);
+
+  g_mutex_lock (&pool->lock);
+  if (c->imap != NULL) {
+    pool->connect_failures = 0;
+    pool->next_connect_us = 0;
+    g_clear_error (&pool->connect_error);
+  } else {
+    pool->connect_failures++;
+    guint shift = MIN (pool->connect_failures - 1, 5u);
+    gint64 delay_s = MIN ((gint64) 1 << shift, (gint64) MS_SYNC_POOL_BACKOFF_MAX_S);
+    pool->next_connect_us = g_get_monotonic_time () + delay_s * G_USEC_PER_SEC;
+    g_clear_error (&pool->connect_error);
+    pool->connect_error = g_error_copy (local);
+    g_propagate_prefixed_error (error, g_steal_pointer (&local), "%s: ", pool->setup->channel->name);
+  }
+  g_mutex_unlock (&pool->lock);
+  return c->imap != NULL;
+}
+
+/* A lock held by another sync, a name that cannot be, a limit, a config
+ * error or a mailbox the sync refuses: another attempt cannot fix these (a
+ * lock can, but it says nothing about the connection either). */
+static gboolean
+error_is_permanent (const GError *error)
+{
+  return error->domain == MS_ERROR
+         && (error->code == MS_ERROR_BAD_NAME || error->code == MS_ERROR_LIMIT || error->code == MS_ERROR_CONFIG
+             || error->code == MS_ERROR_FAILED);
+}
+
+static gboolean
+error_is_busy (const GError *error)
+{
+  return g_error_matches (error, MS_ERROR, MS_ERROR_BUSY);
+}
+
+/* --- one mailbox --------------------------------------------------------------------- */
+
+static gboolean
+sync_one (MsSyncPool *pool, Conn *c, const char *box, MsSyncResult *result, GError **error)
+{
+  MsSyncContext ctx;
+  MsSyncCounts counts;
+  ms_channel_setup_context (pool->setup, c->imap, &ctx);
+  ctx.policy.force = pool->force;
+  g_clear_pointer (&c->selected, g_free);
+  gboolean ok = ms_sync_box (&ctx, box, &counts, error);
+  g_mutex_lock (&pool->lock);
+  if (!ok) {
+    g_hash_table_remove (pool->fingerprints, box);
+  } else if (counts.have_fingerprint) {
+    g_hash_table_remove (pool->verify, box);
+    g_hash_table_insert (pool->fingerprints, g_strdup (box),
+                         g_memdup2 (&counts.fingerprint, sizeof counts.fingerprint));
+  } else {
+    g_hash_table_remove (pool->fingerprints, box);
+    g_hash_table_add (pool->verify, g_strdup (box));
+  }
+  g_mutex_unlock (&pool->lock);
+  c->served = TRUE;
+  if (!ok)
+    return FALSE;
+  c->selected = g_strdup (box);
+  result->near_changes = counts.pulled + counts.flags_near + counts.removed_near;
+  result->far_changes = counts.pushed + counts.flags_far + counts.expunged_far;
+  g_debug ("%s: %u pulled, %u pushed, %u/%u flags, %u removed, %u expunged%s", box, counts.pulled,
+           counts.pushed, counts.flags_near, counts.flags_far, counts.removed_near, counts.expunged_far,
+           counts.far_unchanged ? " (server unchanged)" : "");
+  return TRUE;
+}
+
+/* Syncs one mailbox on `c`, once more on a fresh connection when one that
+ * had served before turns out to be dead (an idle night must not cost a
+ * failed sync in the morning).  If that reconnect fails too, what broke the
+ * first attempt is the error to report. */
+static void
+run_box (MsSyncPool *pool, Conn *c, const char *box, MsSyncResult *result)
+{
+  gboolean reused = c->imap != NULL && c->served;
+  if (!conn_connect (pool, c, &result->error))
+    return;
+  if (sync_one (pool, c, box, result, &result->error)) {
+    result->ok = TRUE;
+    return;
+  }
+  result->permanent = error_is_permanent (result->error);
+  if (result->permanent || error_is_busy (result->error))
+    return;
+  /* Not the mailbox's fault: the connection is suspect. */
+  conn_drop (c);
+  if (!reused || !conn_connect (pool, c, NULL))
+    return;
+  g_clear_error (&result->error);
+  if (sync_one (pool, c, box, result, &result->error)) {
+    result->ok = TRUE;
+    return;
+  }
+  result->permanent = error_is_permanent (result->error);
+  if (!result->permanent && !error_is_busy (result->error))
+    conn_drop (c);
+}
+
+/* --- runs ------------------------------------------------------------------------------ */
+
+typedef struct {
+  MsSyncPool *pool;
+  GPtrArray *boxes;
+  GAsyncQueue *todo; /* indices + 1 into boxes */
+  MsSyncDoneFn done;
+  gpointer data;
+  GMutex done_lock;
+  gboolean parallel; /* more than one worker */
+} Run;
+
+typedef struct {
+  Run *run;
+  Conn *conn;
+} Worker;
+
+static void
+report (Run *run, guint index, MsSyncResult *result)
+{
+  g_mutex_lock (&run->done_lock);
+  run->done (run->data, index, result);
+  g_mutex_unlock (&run->done_lock);
+  g_clear_error (&result->error);
+}
+
+static gpointer
+worker_main (gpointer data)
+{
+  Worker *w = data;
+  Run *run = w->run;
+  MsSyncPool *pool = run->pool;
+  for (gpointer item; (item = g_async_queue_try_pop (run->todo)) != NULL;) {
+    guint index = GPOINTER_TO_UINT (item) - 1;
+    if (w->conn->imap == NULL && run->parallel) {
+      /* When the server refuses one connection more, the work goes back to
+       * the others (or to the end of the run), and while another one is
+       * open no later run asks for more. */
+      g_autoptr (GError) error = NULL;
+      if (!conn_connect (pool, w->conn, &error)) {
+        g_async_queue_push (run->todo, item);
+        g_mutex_lock (&pool->lock);
+        guint open = open_conns (pool);
+        if (open > 0 && open < pool->n_conns) {
+          g_message ("%s; syncing on %u connection%s", error->message, open, open == 1 ? "" : "s");
+          pool->n_conns = open;
+          pool->connect_failures = 0;
+          pool->next_connect_us = 0;
+        }
+        g_mutex_unlock (&pool->lock);
+        return NULL;
+      }
+    }
+    MsSyncResult result = { 0 };
+    run_box (pool, w->conn, g_ptr_array_index (run->boxes, index), &result);
+    report (run, index, &result);
+  }
+  return NULL;
+}
+
+/* The first open connection, else the first one. */
+static Conn *
+main_conn (MsSyncPool *pool)
+{
+  for (guint i = 0; i < MS_SYNC_POOL_CONNECTIONS_MAX; i++)
+    if (pool->conns[i].imap != NULL)
+      return &pool->conns[i];
+  return &pool->conns[0];
+}
+
+void
+ms_sync_pool_run (MsSyncPool *pool, GPtrArray *boxes, MsSyncDoneFn done, gpointer data)
+{
+  if (boxes->len == 0)
+    return;
+  Run run = { pool, boxes, g_async_queue_new (), done, data, { 0 }, FALSE };
+  g_mutex_init (&run.done_lock);
+  for (guint i = 0; i < boxes->len; i++)
+    g_async_queue_push (run.todo, GUINT_TO_POINTER (i + 1));
+  /* Open connections first: they cost nothing to use. */
+  Worker workers[MS_SYNC_POOL_CONNECTIONS_MAX];
+  guint n = 0;
+  guint want = MIN (pool->n_conns, boxes->len);
+  for (guint pass = 0; pass < 2 && n < want; pass++)
+    for (guint i = 0; i < MS_SYNC_POOL_CONNECTIONS_MAX && n < want; i++)
+      if ((pool->conns[i].imap != NULL) == (pass == 0))
+        workers[n++] = (Worker) { &run, &pool->conns[i] };
+  run.parallel = n > 1;
+  GThread *threads[MS_SYNC_POOL_CONNECTIONS_MAX];
+  for (guint i = 1; i < n; i++)
+    threads[i] = g_thread_new ("sync", worker_main, &workers[i]);
+  worker_main (&workers[0]);
+  for (guint i = 1; i < n; i++)
+    g_thread_join (threads[i]);
+  /* What refused connections gave back and nobody took: one at a time on
+   * the connection that works, if any. */
+  Worker last = { &run, main_conn (pool) };
+  run.parallel = FALSE;
+  worker_main (&last);
+  g_async_queue_unref (run.todo);
+  g_mutex_clear (&run.done_lock);
+}
+
+/* --- the channel's mailboxes ------------------------------------------------------------- */
+
+GPtrArray *
+ms_sync_pool_channel_boxes (MsSyncPool *pool, GError **error)
+{
+  MsChannelSetup *setup = pool->setup;
+  GPtrArray *out = g_ptr_array_new_with_free_func (g_free);
+  if (setup->single_box != NULL) {
+    g_ptr_array_add (out, g_strdup (setup->single_box));
+    return out;
+  }
+  g_autoptr (GPtrArray) all = NULL;
+  g_autoptr (GError) local = NULL;
+  for (int attempt = 0; attempt < 2 && all == NULL; attempt++) {
+    Conn *c = main_conn (pool);
+    gboolean reused = c->imap != NULL;
+    g_clear_error (&local);
+    if (!conn_connect (pool, c, &local)) {
+      g_ptr_array_unref (out);
+      g_propagate_error (error, g_steal_pointer (&local));
+      return NULL;
+    }
+    MsSyncContext ctx;
+    ms_channel_setup_context (setup, c->imap, &ctx);
+    all = ms_sync_list_boxes (&ctx, &local);
+    if (all == NULL) {
+      conn_drop (c);
+      if (!reused)
+        break;
+    }
+  }
+  if (all == NULL) {
+    g_ptr_array_unref (out);
+    g_propagate_prefixed_error (error, g_steal_pointer (&local), "%s: listing mailboxes: ", setup->channel->name);
+    return NULL;
+  }
+  for (guint i = 0; i < all->len; i++)
+    if (ms_channel_setup_selects (setup, g_ptr_array_index (all, i)))
+      g_ptr_array_add (out, g_strdup (g_ptr_array_index (all, i)));
+  return out;
+}
+
+/* --- the resident's memory ---------------------------------------------------------------- */
+
+GArray *
+ms_sync_pool_unchanged (MsSyncPool *pool, GPtrArray *boxes)
+{
+  Conn *c = main_conn (pool);
+  g_autoptr (GPtrArray) known = g_ptr_array_new_with_free_func (g_free);
+  guint n_known = 0;
+  g_mutex_lock (&pool->lock);
+  for (guint i = 0; i < boxes->len; i++) {
+    const char *box = g_ptr_array_index (boxes, i);
+    MsSyncFingerprint *f = g_hash_table_lookup (pool->fingerprints, box);
+    /* STATUS of the mailbox selected on this connection is not reliable. */
+    if (f != NULL && c->selected != NULL && g_str_equal (box, c->selected))
+      f = NULL;
+    g_ptr_array_add (known, f ? g_memdup2 (f, sizeof *f) : NULL);
+    n_known += f != NULL;
+  }
+  g_mutex_unlock (&pool->lock);
+  if (n_known == 0 || !conn_connect (pool, c, NULL))
+    return NULL;
+  MsSyncContext ctx;
+  ms_channel_setup_context (pool->setup, c->imap, &ctx);
+  g_autoptr (GError) error = NULL;
+  GArray *same = ms_sync_fingerprint_check (&ctx, boxes, known, &error);
+  if (same == NULL) {
+    g_debug ("fingerprint check: %s", error->message);
+    conn_drop (c);
+  }
+  return same;
+}
+
+char *
+ms_sync_pool_take_verify (MsSyncPool *pool)
+{
+  g_mutex_lock (&pool->lock);
+  GHashTableIter it;
+  gpointer key = NULL;
+  g_hash_table_iter_init (&it, pool->verify);
+  if (g_hash_table_iter_next (&it, &key, NULL)) {
+    key = g_strdup (key);
+    g_hash_table_iter_remove (&it);
+  }
+  g_mutex_unlock (&pool->lock);
+  return key;
+}

@@ -1,0 +1,72 @@
+/* sync-pool.h — a channel's IMAP connections, and the syncs of a list of
+ * mailboxes run on several of them at once.
+ *
+ * Mailboxes are independent (each has its own folder, state file, journal
+ * and lock), so a list of them is shared out among up to `connections`
+ * threads, each on its own IMAP connection.  What that buys is mostly the
+ * waiting: a sync is a chain of round trips and fsyncs, and while one
+ * mailbox waits for the server or the disk another one's work goes on (the
+ * file system commits their fsyncs together).
+ *
+ * The pool keeps its connections open between runs, retries a mailbox once
+ * on a fresh connection when its reused one turns out to be dead, and after
+ * a failed connect waits before the next attempt (backoff) so that a server
+ * that is down is not hammered by every request.  It also keeps the
+ * resident's memory of each mailbox: the fingerprint a sync that changed
+ * nothing left behind, and which mailboxes to sync once more when idle.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "channel.h"
+#include "sync-job.h"
+
+/* More connections than this buy nothing (the disk and the server are the
+ * limits) and servers cap connections per user (Dovecot: 10 per address). */
+#define MS_SYNC_POOL_CONNECTIONS_MAX 8
+/* The default: leaves room under such caps for watch_imap's connections. */
+#define MS_SYNC_POOL_CONNECTIONS_DEFAULT 3
+
+/* After a failed connect, the next attempt waits 1 s, doubling up to this
+ * (a returning network is noticed by the coordinator, which asks again). */
+#define MS_SYNC_POOL_BACKOFF_MAX_S 30
+
+typedef struct MsSyncPool MsSyncPool;
+
+typedef struct {
+  gboolean ok;
+  gboolean permanent;   /* failed, and another attempt cannot fix it */
+  GError *error;        /* when !ok */
+  guint near_changes;   /* changes applied to the Maildir */
+  guint far_changes;    /* changes applied to the server */
+} MsSyncResult;
+
+/* Called once per mailbox as it finishes, from one of the pool's threads,
+ * never two at a time; `index` is the mailbox's place in the list. */
+typedef void (*MsSyncDoneFn) (gpointer data, guint index, const MsSyncResult *result);
+
+/* Takes the setup. */
+MsSyncPool *ms_sync_pool_new (MsChannelSetup *setup, guint connections, gboolean force);
+void ms_sync_pool_free (MsSyncPool *pool);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsSyncPool, ms_sync_pool_free)
+
+MsChannelSetup *ms_sync_pool_setup (MsSyncPool *pool);
+
+/* The channel's mailboxes: its one box, or what its Patterns select among
+ * the server's and the Maildir's folders (canonical names). */
+GPtrArray *ms_sync_pool_channel_boxes (MsSyncPool *pool, GError **error);
+
+/* Syncs `boxes` (canonical names, distinct) and returns when all are done;
+ * one that fails does not hold up the rest. */
+void ms_sync_pool_run (MsSyncPool *pool, GPtrArray *boxes, MsSyncDoneFn done, gpointer data);
+
+/* The resident's fast path: for each of `boxes` (canonical names; "" for
+ * none), TRUE when its fingerprint is known and both sides still match it,
+ * found with one pipelined STATUS round trip for all.  NULL when nothing
+ * could be checked (then every box needs a sync). */
+GArray *ms_sync_pool_unchanged (MsSyncPool *pool, GPtrArray *boxes);
+
+/* A mailbox whose last sync changed something, to be synced once more when
+ * nothing else is waiting; NULL when there is none. (transfer full) */
+char *ms_sync_pool_take_verify (MsSyncPool *pool);
