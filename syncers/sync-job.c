@@ -245,36 +245,101 @@ far_cmp (gconstpointer a, gconstpointer b)
   return x->uid < y->uid ? -1 : x->uid > y->uid;
 }
 
-/* Fills job->listing; TRUE if the server side could be skipped entirely. */
-static gboolean
-list_far (Job *job, const MsSyncState *state, GError **error)
+static void
+listing_reset (Job *job)
 {
-  MsImapClient *imap = job->ctx->imap;
+  g_clear_pointer (&job->listing.messages, g_array_unref);
+  g_clear_pointer (&job->listing.vanished, g_array_unref);
   job->listing.messages = g_array_new (FALSE, TRUE, sizeof (MsFarMessage));
   job->listing.vanished = g_array_new (FALSE, TRUE, sizeof (guint32));
+  job->listing.partial = FALSE;
+}
+
+/* Whether the last run left what an incremental listing starts from. */
+static gboolean
+can_list_changes (Job *job, const MsSyncState *state)
+{
+  return state->far_uidvalidity != 0 && state->far_highestmodseq != 0
+         && ms_imap_client_has_cap (job->ctx->imap, "QRESYNC");
+}
+
+static char *
+send_changes_listing (Job *job, const MsSyncState *state, GError **error)
+{
+  return ms_imap_client_send (job->ctx->imap, error,
+                              "UID FETCH 1:* (UID FLAGS RFC822.SIZE) (CHANGEDSINCE %" G_GUINT64_FORMAT " VANISHED)",
+                              state->far_highestmodseq);
+}
+
+/* SELECT, and when the last run left a HIGHESTMODSEQ, the listing of what
+ * changed since then sent right behind it: one round trip instead of two
+ * for a mailbox that changed.  *listed tells whether that listing holds
+ * (the UIDVALIDITY is still the one it is relative to); else it is
+ * discarded and list_far() asks again. */
+static gboolean
+select_and_list (Job *job, const MsSyncState *state, gboolean *listed, GError **error)
+{
+  *listed = FALSE;
+  listing_reset (job);
+  if (!can_list_changes (job, state))
+    return select_box (job, error);
+  MsImapClient *imap = job->ctx->imap;
+  g_autofree char *select_tag = ms_imap_client_send (imap, error, "SELECT %s (CONDSTORE)", job->far_quoted);
+  g_autofree char *list_tag = select_tag ? send_changes_listing (job, state, error) : NULL;
+  if (list_tag == NULL)
+    return FALSE;
+  g_autoptr (GError) select_error = NULL, list_error = NULL;
+  g_autoptr (MsImapResponse) selected = ms_imap_client_wait (imap, select_tag, on_select, job, &select_error);
+  g_autoptr (MsImapResponse) list = ms_imap_client_wait (imap, list_tag, on_listing, job, &list_error);
+  if (selected == NULL) {
+    /* The listing failed with it (nothing is selected after a failed
+     * SELECT); the plain path creates the mailbox if it may. */
+    listing_reset (job);
+    return select_box (job, error);
+  }
+  if (list != NULL && job->uidvalidity == state->far_uidvalidity && job->highestmodseq != 0) {
+    *listed = TRUE;
+    job->listing.partial = TRUE;
+  } else {
+    listing_reset (job);
+  }
+  return TRUE;
+}
+
+/* Fills job->listing (unless select_and_list() did); TRUE if the server
+ * side could be skipped entirely. */
+static gboolean
+list_far (Job *job, const MsSyncState *state, gboolean listed, GError **error)
+{
+  MsImapClient *imap = job->ctx->imap;
   job->listing.uidnext = job->uidnext;
 
   gboolean same_validity = state->far_uidvalidity == job->uidvalidity;
   if (same_validity && job->highestmodseq != 0 && state->far_highestmodseq == job->highestmodseq
       && state->far_uidnext == job->uidnext && state->far_messages == job->exists) {
+    listing_reset (job);
     job->listing.partial = TRUE;
     return TRUE;
   }
-  if (job->exists == 0)
+  if (job->exists == 0) {
+    listing_reset (job);
     return FALSE;
-  g_autoptr (MsImapResponse) r = NULL;
-  if (same_validity && state->far_highestmodseq != 0 && job->highestmodseq != 0
-      && ms_imap_client_has_cap (imap, "QRESYNC")) {
-    job->listing.partial = TRUE;
-    r = ms_imap_client_run (imap, on_listing, job, error,
-                            "UID FETCH 1:* (UID FLAGS RFC822.SIZE) (CHANGEDSINCE %" G_GUINT64_FORMAT " VANISHED)",
-                            state->far_highestmodseq);
-  } else {
-    r = ms_imap_client_run (imap, on_listing, job, error, "UID FETCH 1:* (UID FLAGS RFC822.SIZE)");
   }
-  if (r == NULL) {
-    g_prefix_error (error, "listing %s: ", job->far_name);
-    return FALSE;
+  if (!listed) {
+    listing_reset (job);
+    g_autoptr (MsImapResponse) r = NULL;
+    if (same_validity && job->highestmodseq != 0 && can_list_changes (job, state)) {
+      job->listing.partial = TRUE;
+      g_autofree char *tag = send_changes_listing (job, state, error);
+      if (tag != NULL)
+        r = ms_imap_client_wait (imap, tag, on_listing, job, error);
+    } else {
+      r = ms_imap_client_run (imap, on_listing, job, error, "UID FETCH 1:* (UID FLAGS RFC822.SIZE)");
+    }
+    if (r == NULL) {
+      g_prefix_error (error, "listing %s: ", job->far_name);
+      return FALSE;
+    }
   }
   g_array_sort (job->listing.messages, far_cmp);
   return FALSE;
@@ -467,7 +532,8 @@ on_pull_fetch (const MsImapResponse *r, gpointer data)
     defer_error (job, error);
 }
 
-/* Reserves `n` Maildir UIDs above everything in use; returns the first. */
+/* Reserves `n` Maildir UIDs above everything in use; returns the first.
+ * The caller syncs the journal before the UIDs are used. */
 static guint32
 reserve_near_uids (Job *job, guint n, GError **error)
 {
@@ -479,11 +545,18 @@ reserve_near_uids (Job *job, guint n, GError **error)
   }
   MsSyncState *state = ms_sync_state_file_state (job->state_file);
   first = MAX (first, state->max_pushed + 1);
-  if (!ms_sync_journal_reserve (job->state_file, first + n - 1, error)
-      || !ms_sync_journal_sync (job->state_file, error))
+  if (!ms_sync_journal_reserve (job->state_file, first + n - 1, error))
     return 0;
+  /* .uidvalidity is rewritten without syncs of its own: the reservation
+   * is in the journal, which the caller makes durable before any file
+   * carries one of these UIDs, and the state commit's directory sync
+   * makes the rename durable with the rest.  Should a crash lose it
+   * anyway, the next reservation still starts above every UID that the
+   * Maildir's files and the state hold (above). */
+  MsMaildirStore lazy = *job->ctx->maildir;
+  lazy.fsync = FALSE;
   ms_sync_step ();
-  if (!ms_maildir_write_uidvalidity (job->ctx->maildir, job->box, scan->uidvalidity, first + n - 1, error))
+  if (!ms_maildir_write_uidvalidity (&lazy, job->box, scan->uidvalidity, first + n - 1, error))
     return 0;
   scan->max_uid = first + n - 1;
   return first;
@@ -798,7 +871,7 @@ number_new_messages (Job *job, const MsSyncPlan *plan, GError **error)
   if (n == 0)
     return TRUE;
   guint32 uid = reserve_near_uids (job, n, error);
-  if (uid == 0)
+  if (uid == 0 || !ms_sync_journal_sync (job->state_file, error))
     return FALSE;
   for (guint i = 0; i < plan->actions->len; i++) {
     MsSyncAction *a = &g_array_index (plan->actions, MsSyncAction, i);
@@ -1365,7 +1438,8 @@ sync_box (Job *job, GError **error)
     return FALSE;
   MsSyncState *state = ms_sync_state_file_state (job->state_file);
   const MsSyncState before = *state; /* the scalars, to see whether a commit is needed */
-  if (!scan_folder (job, state, error) || !select_box (job, error))
+  gboolean listed;
+  if (!scan_folder (job, state, error) || !select_and_list (job, state, &listed, error))
     return FALSE;
   if (state->far_uidvalidity != 0 && state->far_uidvalidity != job->uidvalidity) {
     /* What an interrupted run left pending is found by the re-pairing,
@@ -1378,7 +1452,7 @@ sync_box (Job *job, GError **error)
   if (!resolve_pending (job, pending, error))
     return FALSE;
 
-  job->counts->far_unchanged = list_far (job, state, error);
+  job->counts->far_unchanged = list_far (job, state, listed, error);
   if (error && *error)
     return FALSE;
   g_autoptr (MsSyncPlan) plan = ms_sync_plan_make (&job->listing, job->scan, state, &ctx->policy, error);

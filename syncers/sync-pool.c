@@ -158,7 +158,16 @@ sync_one (MsSyncPool *pool, Conn *c, const char *box, MsSyncResult *result, GErr
                          g_memdup2 (&counts.fingerprint, sizeof counts.fingerprint));
   } else {
     g_hash_table_remove (pool->fingerprints, box);
-    g_hash_table_add (pool->verify, g_strdup (box));
+    /* Synced once more when idle, to leave a fingerprint behind: only
+     * after a sync that changed something (a sync that changed nothing
+     * and still left none will not do better a moment later), and only
+     * where there can be one (the server has CONDSTORE). */
+    gboolean changed = counts.pulled || counts.pushed || counts.flags_near || counts.flags_far
+                       || counts.removed_near || counts.expunged_far;
+    if (changed && ms_imap_client_has_cap (c->imap, "CONDSTORE"))
+      g_hash_table_add (pool->verify, g_strdup (box));
+    else
+      g_hash_table_remove (pool->verify, box);
   }
   g_mutex_unlock (&pool->lock);
   c->served = TRUE;

@@ -140,7 +140,10 @@ kill_loop () {
   shift
   while [ "$n" -le "$MAX_STEPS" ]; do
     restore || { not_ok "restoring the starting point for N=$n"; break; }
-    sync_run "$T_DIR/die-$n.log" --die-after "$n" -c "$rc" "$@"
+    # One connection for the run that dies: "step N" then names one point
+    # of one mailbox's sync (with several, the other threads would be cut
+    # wherever they are, and N would mean something else each time).
+    sync_run "$T_DIR/die-$n.log" --die-after "$n" --connections 1 -c "$rc" "$@"
     died=$SYNC_RC
     if [ "$died" = 0 ]; then
       sync_same "--die-after $n: the run completes, as the uninterrupted one" "$(end_state)" "$expected"

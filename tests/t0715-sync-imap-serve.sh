@@ -18,7 +18,7 @@
 
 dovecot_available
 
-plan 36
+plan 40
 
 if ! dovecot_setup; then
   echo "Bail out! the Dovecot fixture did not start"
@@ -133,3 +133,17 @@ is "... g0 answered first, then the four others" \
   "g0 b1 b2 b3 c1 "
 stop_serve
 is "... and exits 0 at the end of stdin" "$SYNC_RC" 0
+
+# --- a server without CONDSTORE ------------------------------------------------------------
+# No fingerprint can be left behind there, so nothing may be synced unasked
+# (once a sync was looked at again whenever sync_imap was idle, for ever).
+dovecot_setup --capability "IMAP4rev1 LITERAL+ UIDPLUS ENABLE IDLE" || diag "reconfiguring failed"
+sync_write_rc "$T_DIR/rc-nocs" imaps Verbatim "$T_DIR/n"
+start_serve nocs "$T_DIR/rc-nocs"
+check "an instance on a server without CONDSTORE greets" wait_until 30 greeted
+send "n1 SYNC INBOX"
+wait_answer "... its sync of INBOX is answered" n1
+send "n2 SYNC box01"
+wait_answer "... and so is the next request" n2
+stop_serve
+is "... INBOX was synced once, as asked" "$(grep -c '^sync_imap: INBOX: ' "$T_DIR/nocs.err")" 1
