@@ -35,10 +35,12 @@
  * before that rename, so a stale-tmp sweep (ours or another program's,
  * which go by age) cannot mistake a delivery in progress for a leftover.
  *
- * .uidvalidity is replaced whole (tmp + rename), so a crash leaves the old
- * or the new counter, never a torn one.  mbsync instead rewrites it in
- * place under an fcntl lock; two programs handing out UIDs in one folder at
- * once must be kept apart by the caller (the sync state's lock), not here.
+ * .uidvalidity is made with tmp + rename, and then rewritten in place, as
+ * mbsync does: its two numbers are far smaller than a disk sector, which a
+ * crash leaves old or new, and a new inode per sync is what costs most in
+ * a small sync (see sync-state.c).  Two programs handing out UIDs in one
+ * folder at once must be kept apart by the caller (the sync state's lock),
+ * not here.
  *
  * Renames (flags, UID) race with MUAs renaming the same file.  rename(2) is
  * atomic, so either we win or we get ENOENT; then we look the KEY up again
@@ -788,11 +790,33 @@ ms_maildir_write_uidvalidity (const MsMaildirStore *store, const char *box, guin
   if (folder == NULL)
     return FALSE;
   g_autofree char *path = g_build_filename (folder, ".uidvalidity", NULL);
-  /* A fixed tmp name: a crash leaves one file that the next write reuses. */
-  g_autofree char *tmp = g_build_filename (folder, ".uidvalidity.tmp", NULL);
   g_autofree char *text = g_strdup_printf ("%u\n%u\n", uidvalidity, max_uid);
 
-  int fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  int fd = open (path, O_WRONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    gsize len = strlen (text);
+    ssize_t n;
+    do
+      n = pwrite (fd, text, len, 0);
+    while (n < 0 && errno == EINTR);
+    int e = n < 0 ? errno : n != (ssize_t) len ? EIO : 0;
+    if (e == 0 && ftruncate (fd, (off_t) len) < 0)
+      e = errno;
+    if (e == 0 && store->fsync && fdatasync (fd) < 0)
+      e = errno;
+    if (close (fd) < 0 && e == 0)
+      e = errno;
+    if (e != 0)
+      errno_error (error, e, "writing %s", path);
+    return e == 0;
+  }
+  if (errno != ENOENT) {
+    errno_error (error, errno, "opening %s", path);
+    return FALSE;
+  }
+  /* A fixed tmp name: a crash leaves one file that the next write reuses. */
+  g_autofree char *tmp = g_build_filename (folder, ".uidvalidity.tmp", NULL);
+  fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) {
     errno_error (error, errno, "creating %s", tmp);
     return FALSE;

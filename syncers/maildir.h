@@ -194,8 +194,9 @@ ms_maildir_fingerprint_same (gint64 before, gint64 now)
  * starts afresh); anything but two decimal numbers is an error. */
 gboolean ms_maildir_read_uidvalidity (const MsMaildirStore *store, const char *box,
                                       guint32 *uidvalidity, guint32 *max_uid, GError **error);
-/* .uidvalidity write: tmp + fsync + rename + directory fsync (the syncs
- * only with store->fsync).  uidvalidity must not be 0. */
+/* .uidvalidity write: in place (+ fdatasync) when the file exists, else
+ * tmp + fsync + rename + directory fsync (the syncs only with
+ * store->fsync).  uidvalidity must not be 0. */
 gboolean ms_maildir_write_uidvalidity (const MsMaildirStore *store, const char *box,
                                        guint32 uidvalidity, guint32 max_uid, GError **error);
 

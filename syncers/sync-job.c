@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <gio/gio.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -133,6 +134,9 @@ typedef struct {
   guint32 numbered_max;       /* highest UID given to a message that had none */
   GArray *delivered;          /* DeliveredPull: in place, pair not yet recorded */
   GError *deferred;           /* first error inside a callback */
+  MsSyncProgress progress;
+  gint64 progress_at_us;      /* last report, or the start of the download */
+  gboolean progress_said;     /* a report went out */
 } Job;
 
 /* A pulled message whose file is in place but whose directory is not yet
@@ -385,14 +389,12 @@ uid_sets (GArray *uids)
   return sets;
 }
 
-/* Runs "COMMAND SET SUFFIX" once per UID set, pipelined; untagged
- * responses go to `handler`. */
+/* Sends "COMMAND SET SUFFIX" once per UID set, adding the tags to `tags`. */
 static gboolean
-run_per_set (MsImapClient *imap, GArray *uids, const char *command, const char *suffix,
-             MsImapUntagged handler, gpointer data, GError **error)
+send_per_set (MsImapClient *imap, GArray *uids, const char *command, const char *suffix, GPtrArray *tags,
+              GError **error)
 {
   g_autoptr (GPtrArray) sets = uid_sets (uids);
-  g_autoptr (GPtrArray) tags = g_ptr_array_new_with_free_func (g_free);
   for (guint i = 0; i < sets->len; i++) {
     char *tag = ms_imap_client_send (imap, error, "%s %s %s", command,
                                      (const char *) g_ptr_array_index (sets, i), suffix);
@@ -400,6 +402,14 @@ run_per_set (MsImapClient *imap, GArray *uids, const char *command, const char *
       return FALSE;
     g_ptr_array_add (tags, tag);
   }
+  return TRUE;
+}
+
+/* Waits for every command in `tags`; untagged responses go to `handler`.
+ * Fails with the first failure, having waited for all. */
+static gboolean
+wait_all (MsImapClient *imap, GPtrArray *tags, MsImapUntagged handler, gpointer data, GError **error)
+{
   gboolean ok = TRUE;
   for (guint i = 0; i < tags->len; i++) {
     g_autoptr (GError) local = NULL;
@@ -410,6 +420,17 @@ run_per_set (MsImapClient *imap, GArray *uids, const char *command, const char *
     }
   }
   return ok;
+}
+
+/* Runs "COMMAND SET SUFFIX" once per UID set, pipelined. */
+static gboolean
+run_per_set (MsImapClient *imap, GArray *uids, const char *command, const char *suffix,
+             MsImapUntagged handler, gpointer data, GError **error)
+{
+  g_autoptr (GPtrArray) tags = g_ptr_array_new_with_free_func (g_free);
+  /* What was sent is waited for even when a later send failed. */
+  gboolean sent = send_per_set (imap, uids, command, suffix, tags, error);
+  return wait_all (imap, tags, handler, data, sent ? error : NULL) && sent;
 }
 
 /* --- pulls ------------------------------------------------------------------- */
@@ -434,6 +455,7 @@ static void
 sink_data (const char *bytes, gsize len, gpointer data)
 {
   Job *job = data;
+  job->progress.bytes_done += len;
   if (job->delivery == NULL)
     return;
   /* CRLF -> LF, with a CR held back across chunk boundaries. */
@@ -480,6 +502,31 @@ sink_end (gpointer data)
   }
 }
 
+static guint progress_interval_ms = MS_SYNC_PROGRESS_INTERVAL_MS;
+
+void
+ms_sync_set_progress_interval (guint ms)
+{
+  progress_interval_ms = ms;
+}
+
+/* Tells the context's progress function how far the download is, at most
+ * every progress_interval_ms, and at the end if it said anything. */
+static void
+report_progress (Job *job)
+{
+  if (job->ctx->progress == NULL)
+    return;
+  gint64 now = g_get_monotonic_time ();
+  gboolean end = job->progress.done == job->progress.total;
+  if (end ? !job->progress_said && progress_interval_ms > 0
+          : now - job->progress_at_us < (gint64) progress_interval_ms * 1000)
+    return;
+  job->progress_at_us = now;
+  job->progress_said = TRUE;
+  job->ctx->progress (job->ctx->progress_data, &job->progress);
+}
+
 /* Makes the deliveries so far durable, then records their pairs. */
 static gboolean
 record_deliveries (Job *job, GError **error)
@@ -505,6 +552,8 @@ on_pull_fetch (const MsImapResponse *r, gpointer data)
   const char *kw = ms_imap_response_get_keyword (r);
   if (kw == NULL || !g_str_equal (kw, "FETCH") || job->delivery == NULL)
     return;
+  job->progress.done = MIN (job->progress.done + 1, job->progress.total);
+  report_progress (job);
   const MsImapValue *uidv = ms_imap_response_get_fetch_attr (r, "UID");
   guint64 u = 0;
   g_autoptr (MsMaildirDelivery) d = NULL;
@@ -547,12 +596,11 @@ reserve_near_uids (Job *job, guint n, GError **error)
   first = MAX (first, state->max_pushed + 1);
   if (!ms_sync_journal_reserve (job->state_file, first + n - 1, error))
     return 0;
-  /* .uidvalidity is rewritten without syncs of its own: the reservation
+  /* .uidvalidity is rewritten without a sync of its own: the reservation
    * is in the journal, which the caller makes durable before any file
-   * carries one of these UIDs, and the state commit's directory sync
-   * makes the rename durable with the rest.  Should a crash lose it
-   * anyway, the next reservation still starts above every UID that the
-   * Maildir's files and the state hold (above). */
+   * carries one of these UIDs.  Should a crash lose the rewrite, the next
+   * reservation still starts above every UID that the Maildir's files and
+   * the state hold (above). */
   MsMaildirStore lazy = *job->ctx->maildir;
   lazy.fsync = FALSE;
   ms_sync_step ();
@@ -576,6 +624,14 @@ do_pulls (Job *job, const MsSyncPlan *plan, GError **error)
   guint32 near = reserve_near_uids (job, uids->len, error);
   if (near == 0)
     return FALSE;
+  job->progress = (MsSyncProgress) { 0, uids->len, 0, 0 };
+  for (guint i = 0; i < uids->len; i++) {
+    MsFarMessage key = { .uid = g_array_index (uids, guint32, i) };
+    const MsFarMessage *m = bsearch (&key, job->listing.messages->data, job->listing.messages->len,
+                                     sizeof key, far_cmp);
+    job->progress.bytes_total += m ? m->size : 0;
+  }
+  job->progress_at_us = g_get_monotonic_time ();
   for (guint i = 0; i < plan->actions->len; i++) {
     const MsSyncAction *a = &g_array_index (plan->actions, MsSyncAction, i);
     if (a->kind != MS_ACTION_PULL)
@@ -1069,17 +1125,21 @@ store_far_flags (Job *job, const MsSyncPlan *plan, GError **error)
       g_array_append_val (uids, a->far_uid);
     }
   }
+  /* Every group's STOREs in one round trip. */
+  g_autoptr (GPtrArray) tags = g_ptr_array_new_with_free_func (g_free);
+  gboolean sent = TRUE;
   GHashTableIter it;
   gpointer key, value;
   g_hash_table_iter_init (&it, groups);
-  while (g_hash_table_iter_next (&it, &key, &value)) {
+  while (sent && g_hash_table_iter_next (&it, &key, &value)) {
     guint k = GPOINTER_TO_UINT (key);
     g_autofree char *names = flags_to_imap ((MsFlags) (k & 0xff));
     g_autofree char *suffix = g_strdup_printf ("%cFLAGS.SILENT (%s)", (k & 0x100) ? '-' : '+', names);
     ms_sync_step ();
-    if (!run_per_set (job->ctx->imap, value, "UID STORE", suffix, NULL, NULL, error))
-      return FALSE;
+    sent = send_per_set (job->ctx->imap, value, "UID STORE", suffix, tags, error);
   }
+  if (!wait_all (job->ctx->imap, tags, NULL, NULL, sent ? error : NULL) || !sent)
+    return FALSE;
   job->counts->flags_far += plan->n_flags_far;
   return TRUE;
 }
@@ -1547,7 +1607,8 @@ on_status (const MsImapResponse *r, gpointer data)
 }
 
 GArray *
-ms_sync_fingerprint_check (MsSyncContext *ctx, GPtrArray *boxes, GPtrArray *fingerprints, GError **error)
+ms_sync_fingerprint_check (MsSyncContext *ctx, GPtrArray *boxes, GPtrArray *fingerprints, gboolean unselect,
+                           GError **error)
 {
   GArray *same = g_array_sized_new (FALSE, TRUE, sizeof (gboolean), boxes->len);
   g_array_set_size (same, boxes->len);
@@ -1562,6 +1623,14 @@ ms_sync_fingerprint_check (MsSyncContext *ctx, GPtrArray *boxes, GPtrArray *fing
                      g_new0 (MsSyncFingerprint, boxes->len), g_new0 (gboolean, boxes->len) };
   g_autoptr (GPtrArray) tags = g_ptr_array_new_with_free_func (g_free);
   gboolean ok = TRUE;
+  /* In the same round trip: STATUS of a selected mailbox is not reliable. */
+  if (unselect) {
+    char *tag = ms_imap_client_send (ctx->imap, error, "UNSELECT");
+    if (tag == NULL)
+      ok = FALSE;
+    else
+      g_ptr_array_add (tags, tag);
+  }
   for (guint i = 0; ok && i < boxes->len; i++) {
     if (g_ptr_array_index (fingerprints, i) == NULL)
       continue;

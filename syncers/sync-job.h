@@ -26,6 +26,20 @@
 #include "maildir.h"
 #include "sync-plan.h"
 
+/* How far one mailbox's download has come. */
+typedef struct {
+  guint done, total;              /* messages */
+  guint64 bytes_done, bytes_total; /* as the server counts them (CRLF) */
+} MsSyncProgress;
+
+/* A long download reports its progress at most this often (and once more
+ * when it ends, if it reported at all); shorter ones say nothing. */
+#define MS_SYNC_PROGRESS_INTERVAL_MS 500
+
+/* Test knob: report progress at most every `ms` milliseconds instead (0:
+ * after every message). */
+void ms_sync_set_progress_interval (guint ms);
+
 typedef struct {
   MsImapClient *imap;            /* connected; borrowed */
   const MsMaildirStore *maildir; /* borrowed */
@@ -36,6 +50,9 @@ typedef struct {
   MsSyncPolicy policy;
   gboolean create_far, create_near; /* mbsync Create */
   gboolean fsync;
+  /* Called on the syncing thread during long downloads; may be NULL. */
+  void (*progress) (gpointer data, const MsSyncProgress *progress);
+  gpointer progress_data;
 } MsSyncContext;
 
 /* What a mailbox pair looked like after a sync that changed nothing: the
@@ -75,7 +92,8 @@ gboolean ms_sync_box (MsSyncContext *ctx, const char *box, MsSyncCounts *counts,
  * stats their Maildir folders; `fingerprints` holds what the last sync that
  * changed nothing saw (NULL entries: unknown).  Returns a new array of
  * gboolean, TRUE where both sides are unchanged, so that the box needs no
- * sync.  A box the client has selected is never reported unchanged (STATUS
- * of the selected mailbox is not reliable). */
+ * sync.  STATUS of the selected mailbox is not reliable: with `unselect`
+ * (the server must offer UNSELECT) the mailbox is closed first, in the
+ * same round trip; else the caller must leave it out. */
 GArray *ms_sync_fingerprint_check (MsSyncContext *ctx, GPtrArray *boxes, GPtrArray *fingerprints,
-                                   GError **error);
+                                   gboolean unselect, GError **error);

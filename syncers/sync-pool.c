@@ -140,13 +140,24 @@ error_is_busy (const GError *error)
 
 /* --- one mailbox --------------------------------------------------------------------- */
 
+/* Where a mailbox's progress goes: its run and its place in the list. */
+typedef struct Run Run;
+typedef struct {
+  Run *run;
+  guint index;
+} Place;
+
+static void on_progress (gpointer data, const MsSyncProgress *progress);
+
 static gboolean
-sync_one (MsSyncPool *pool, Conn *c, const char *box, MsSyncResult *result, GError **error)
+sync_one (MsSyncPool *pool, Conn *c, const char *box, Place *place, MsSyncResult *result, GError **error)
 {
   MsSyncContext ctx;
   MsSyncCounts counts;
   ms_channel_setup_context (pool->setup, c->imap, &ctx);
   ctx.policy.force = pool->force;
+  ctx.progress = on_progress;
+  ctx.progress_data = place;
   g_clear_pointer (&c->selected, g_free);
   gboolean ok = ms_sync_box (&ctx, box, &counts, error);
   g_mutex_lock (&pool->lock);
@@ -187,12 +198,12 @@ sync_one (MsSyncPool *pool, Conn *c, const char *box, MsSyncResult *result, GErr
  * failed sync in the morning).  If that reconnect fails too, what broke the
  * first attempt is the error to report. */
 static void
-run_box (MsSyncPool *pool, Conn *c, const char *box, MsSyncResult *result)
+run_box (MsSyncPool *pool, Conn *c, const char *box, Place *place, MsSyncResult *result)
 {
   gboolean reused = c->imap != NULL && c->served;
   if (!conn_connect (pool, c, &result->error))
     return;
-  if (sync_one (pool, c, box, result, &result->error)) {
+  if (sync_one (pool, c, box, place, result, &result->error)) {
     result->ok = TRUE;
     return;
   }
@@ -204,7 +215,7 @@ run_box (MsSyncPool *pool, Conn *c, const char *box, MsSyncResult *result)
   if (!reused || !conn_connect (pool, c, NULL))
     return;
   g_clear_error (&result->error);
-  if (sync_one (pool, c, box, result, &result->error)) {
+  if (sync_one (pool, c, box, place, result, &result->error)) {
     result->ok = TRUE;
     return;
   }
@@ -215,20 +226,33 @@ run_box (MsSyncPool *pool, Conn *c, const char *box, MsSyncResult *result)
 
 /* --- runs ------------------------------------------------------------------------------ */
 
-typedef struct {
+struct Run {
   MsSyncPool *pool;
   GPtrArray *boxes;
   GAsyncQueue *todo; /* indices + 1 into boxes */
   MsSyncDoneFn done;
+  MsSyncProgressFn progress;
   gpointer data;
-  GMutex done_lock;
+  GMutex done_lock;  /* one callback at a time */
   gboolean parallel; /* more than one worker */
-} Run;
+};
 
 typedef struct {
   Run *run;
   Conn *conn;
 } Worker;
+
+static void
+on_progress (gpointer data, const MsSyncProgress *progress)
+{
+  Place *place = data;
+  Run *run = place->run;
+  if (run->progress == NULL)
+    return;
+  g_mutex_lock (&run->done_lock);
+  run->progress (run->data, place->index, progress);
+  g_mutex_unlock (&run->done_lock);
+}
 
 static void
 report (Run *run, guint index, MsSyncResult *result)
@@ -267,7 +291,8 @@ worker_main (gpointer data)
       }
     }
     MsSyncResult result = { 0 };
-    run_box (pool, w->conn, g_ptr_array_index (run->boxes, index), &result);
+    Place place = { run, index };
+    run_box (pool, w->conn, g_ptr_array_index (run->boxes, index), &place, &result);
     report (run, index, &result);
   }
   return NULL;
@@ -284,11 +309,12 @@ main_conn (MsSyncPool *pool)
 }
 
 void
-ms_sync_pool_run (MsSyncPool *pool, GPtrArray *boxes, MsSyncDoneFn done, gpointer data)
+ms_sync_pool_run (MsSyncPool *pool, GPtrArray *boxes, MsSyncDoneFn done, MsSyncProgressFn progress,
+                  gpointer data)
 {
   if (boxes->len == 0)
     return;
-  Run run = { pool, boxes, g_async_queue_new (), done, data, { 0 }, FALSE };
+  Run run = { pool, boxes, g_async_queue_new (), done, progress, data, { 0 }, FALSE };
   g_mutex_init (&run.done_lock);
   for (guint i = 0; i < boxes->len; i++)
     g_async_queue_push (run.todo, GUINT_TO_POINTER (i + 1));
@@ -366,13 +392,19 @@ ms_sync_pool_unchanged (MsSyncPool *pool, GPtrArray *boxes)
   Conn *c = main_conn (pool);
   g_autoptr (GPtrArray) known = g_ptr_array_new_with_free_func (g_free);
   guint n_known = 0;
+  /* STATUS of the mailbox selected on this connection is not reliable:
+   * it is closed first where the server can, else left out. */
+  gboolean can_unselect = c->imap != NULL && ms_imap_client_has_cap (c->imap, "UNSELECT");
+  gboolean unselect = FALSE;
   g_mutex_lock (&pool->lock);
   for (guint i = 0; i < boxes->len; i++) {
     const char *box = g_ptr_array_index (boxes, i);
     MsSyncFingerprint *f = g_hash_table_lookup (pool->fingerprints, box);
-    /* STATUS of the mailbox selected on this connection is not reliable. */
-    if (f != NULL && c->selected != NULL && g_str_equal (box, c->selected))
-      f = NULL;
+    if (f != NULL && c->selected != NULL && g_str_equal (box, c->selected)) {
+      unselect = can_unselect;
+      if (!can_unselect)
+        f = NULL;
+    }
     g_ptr_array_add (known, f ? g_memdup2 (f, sizeof *f) : NULL);
     n_known += f != NULL;
   }
@@ -382,10 +414,12 @@ ms_sync_pool_unchanged (MsSyncPool *pool, GPtrArray *boxes)
   MsSyncContext ctx;
   ms_channel_setup_context (pool->setup, c->imap, &ctx);
   g_autoptr (GError) error = NULL;
-  GArray *same = ms_sync_fingerprint_check (&ctx, boxes, known, &error);
+  GArray *same = ms_sync_fingerprint_check (&ctx, boxes, known, unselect, &error);
   if (same == NULL) {
     g_debug ("fingerprint check: %s", error->message);
     conn_drop (c);
+  } else if (unselect) {
+    g_clear_pointer (&c->selected, g_free);
   }
   return same;
 }

@@ -46,6 +46,10 @@ typedef struct {
  * never two at a time; `index` is the mailbox's place in the list. */
 typedef void (*MsSyncDoneFn) (gpointer data, guint index, const MsSyncResult *result);
 
+/* Called from the syncing thread while mailbox `index` downloads (see
+ * MS_SYNC_PROGRESS_INTERVAL_MS), never two at a time. */
+typedef void (*MsSyncProgressFn) (gpointer data, guint index, const MsSyncProgress *progress);
+
 /* Takes the setup. */
 MsSyncPool *ms_sync_pool_new (MsChannelSetup *setup, guint connections, gboolean force);
 void ms_sync_pool_free (MsSyncPool *pool);
@@ -58,8 +62,9 @@ MsChannelSetup *ms_sync_pool_setup (MsSyncPool *pool);
 GPtrArray *ms_sync_pool_channel_boxes (MsSyncPool *pool, GError **error);
 
 /* Syncs `boxes` (canonical names, distinct) and returns when all are done;
- * one that fails does not hold up the rest. */
-void ms_sync_pool_run (MsSyncPool *pool, GPtrArray *boxes, MsSyncDoneFn done, gpointer data);
+ * one that fails does not hold up the rest.  `progress` may be NULL. */
+void ms_sync_pool_run (MsSyncPool *pool, GPtrArray *boxes, MsSyncDoneFn done, MsSyncProgressFn progress,
+                       gpointer data);
 
 /* The resident's fast path: for each of `boxes` (canonical names; "" for
  * none), TRUE when its fingerprint is known and both sides still match it,

@@ -621,6 +621,7 @@ struct MsSyncStateFile {
   int lock_fd;
   int journal_fd;
   gboolean journal_dir_unsynced; /* the journal was (maybe) created since the last sync */
+  gboolean journal_had_entries;  /* a crashed run left some */
   gboolean fsync;
   MsSyncState *state;
 };
@@ -828,6 +829,7 @@ ms_sync_state_file_open (const char *path, gboolean fsync_enabled, GPtrArray **p
   f->journal_path = g_steal_pointer (&journal_path);
   f->lock_fd = lock_fd;
   f->journal_fd = -1;
+  f->journal_had_entries = jlen > 0;
   f->fsync = fsync_enabled;
   f->state = g_steal_pointer (&state);
   if (pending != NULL)
@@ -839,7 +841,7 @@ gboolean
 ms_sync_state_file_has_journal (MsSyncStateFile *f)
 {
   g_return_val_if_fail (f != NULL, TRUE);
-  return f->journal_fd >= 0 || g_file_test (f->journal_path, G_FILE_TEST_EXISTS);
+  return f->journal_fd >= 0 || f->journal_had_entries;
 }
 
 MsSyncState *
@@ -854,12 +856,19 @@ journal_write (MsSyncStateFile *f, const char *line, GError **error)
 {
   ms_sync_step ();
   if (f->journal_fd < 0) {
-    f->journal_fd = open (f->journal_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
+    /* The journal is emptied, not removed, at each commit: creating and
+     * deleting a file in every sync costs more than the rest of a small
+     * one (ext4 without a journal scans for recently deleted inodes on
+     * every create), and only a new file needs its directory synced. */
+    f->journal_fd = open (f->journal_path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY);
+    if (f->journal_fd < 0 && errno == ENOENT) {
+      f->journal_fd = open (f->journal_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
+      f->journal_dir_unsynced = TRUE;
+    }
     if (f->journal_fd < 0) {
       set_errno_error (error, errno, "cannot open", f->journal_path);
       return FALSE;
     }
-    f->journal_dir_unsynced = TRUE;
   }
   /* One write(2) per line: a crash leaves a whole line or a torn last one,
    * which replay ignores. */
@@ -983,6 +992,35 @@ replace_file (const char *path, const char *text, gboolean do_fsync, GError **er
   return !do_fsync || fsync_dir_of (path, error);
 }
 
+/* Overwrites a small file in place (no new inode: see journal_write).
+ * Only for the sidecar, which is not synced and whose loss or damage only
+ * costs a wider listing: a write this small lands whole or not at all on
+ * any disk, and a file the parser cannot read means "unknown". */
+static gboolean
+rewrite_file (const char *path, const char *text, GError **error)
+{
+  int fd = open (path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+  if (fd < 0) {
+    set_errno_error (error, errno, "cannot write", path);
+    return FALSE;
+  }
+  gsize len = strlen (text);
+  ssize_t n;
+  do
+    n = pwrite (fd, text, len, 0);
+  while (n < 0 && errno == EINTR);
+  int e = n < 0 ? errno : n != (ssize_t) len ? EIO : 0;
+  if (e == 0 && ftruncate (fd, (off_t) len) < 0)
+    e = errno;
+  if (close (fd) < 0 && e == 0)
+    e = errno;
+  if (e != 0) {
+    set_errno_error (error, e, "writing", path);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 gboolean
 ms_sync_state_file_commit (MsSyncStateFile *f, GError **error)
 {
@@ -997,16 +1035,22 @@ ms_sync_state_file_commit (MsSyncStateFile *f, GError **error)
    * state: if a crash comes between them, the old sidecar describes the
    * server before this run, which only costs a wider listing next time (the
    * other order could make the next run skip a server it has not seen). */
-  if (!replace_file (f->path, text, f->fsync, error) || !replace_file (sidecar_path, sidecar, FALSE, error))
+  if (!replace_file (f->path, text, f->fsync, error) || !rewrite_file (sidecar_path, sidecar, error))
     return FALSE;
+  /* Emptied (see journal_write); like the unlink it replaces, not synced:
+   * a journal that survives a crash is replayed onto the state that
+   * already holds it, which changes nothing. */
+  int r = f->journal_fd >= 0 ? ftruncate (f->journal_fd, 0)
+          : f->journal_had_entries ? truncate (f->journal_path, 0) : 0;
   if (f->journal_fd >= 0) {
     close (f->journal_fd);
     f->journal_fd = -1;
   }
-  if (unlink (f->journal_path) < 0 && errno != ENOENT) {
-    set_errno_error (error, errno, "cannot remove", f->journal_path);
+  if (r < 0 && errno != ENOENT) {
+    set_errno_error (error, errno, "cannot empty", f->journal_path);
     return FALSE;
   }
+  f->journal_had_entries = FALSE;
   return TRUE;
 }
 

@@ -60,8 +60,9 @@
  *     U NEAR              Maildir UID counter reserved up to NEAR
  *
  * The state is committed at the end of a run by writing STATE.new-ng, fsync,
- * rename over STATE, fsync of the directory, then the sidecar the same way
- * (without fsync), and last unlinking the journal.  A journal found at load
+ * rename over STATE, fsync of the directory, then the sidecar rewritten in
+ * place (without fsync), and last emptying the journal (kept, so that the
+ * next run need not create it).  A journal with lines in it found at load
  * time means the last run was interrupted: its lines are replayed onto the
  * state, and the `<` and `>` lines without a matching `+` are returned as
  * "unresolved" for the sync job to look up (a delivered file with that
@@ -223,12 +224,12 @@ gboolean ms_sync_state_file_set_flags (MsSyncStateFile *f, guint32 far_uid, guin
 gboolean ms_sync_state_file_unpair (MsSyncStateFile *f, guint32 far_uid, guint32 near_uid,
                                     GError **error);
 
-/* Writes the state and sidecar, each to a temporary file renamed over the
- * old one (the state fsynced with its directory when fsync is enabled),
- * then unlinks the journal.  On failure the old state and the journal are
+/* Writes the state to a temporary file renamed over the old one (fsynced
+ * with its directory when fsync is enabled), rewrites the sidecar in place,
+ * then empties the journal.  On failure the old state and the journal are
  * left as they were. */
 gboolean ms_sync_state_file_commit (MsSyncStateFile *f, GError **error);
-/* Whether a journal exists (left by an interrupted run, or written since
+/* Whether a journal has lines (left by an interrupted run, or written since
  * the open): then the state must be committed even if nothing else changed. */
 gboolean ms_sync_state_file_has_journal (MsSyncStateFile *f);
 /* Releases the lock; uncommitted changes stay in the journal.  NULL is

@@ -104,7 +104,16 @@ typedef struct {
   gboolean all_permanent; /* every failure was one that retrying cannot fix */
   gboolean print_errors;  /* one-shot: each failure on stderr (repeats once) */
   const char *progress_tag; /* --serve: a PROGRESS line per mailbox */
+  GPtrArray *boxes;         /* ... naming the mailbox of a long download */
 } Tally;
+
+/* "120/5000 messages, 3.1 MB of 86.0 MB" (transfer full) */
+static char *
+progress_text (const MsSyncProgress *p)
+{
+  g_autofree char *done = g_format_size (p->bytes_done), *total = g_format_size (p->bytes_total);
+  return g_strdup_printf ("%u/%u messages, %s of %s", p->done, p->total, done, total);
+}
 
 static void
 on_tally (gpointer data, guint index, const MsSyncResult *r)
@@ -126,6 +135,14 @@ on_tally (gpointer data, guint index, const MsSyncResult *r)
   }
   if (t->progress_tag != NULL)
     say ("%s PROGRESS %u/%u mailboxes", t->progress_tag, t->done, t->total);
+}
+
+static void
+on_tally_progress (gpointer data, guint index, const MsSyncProgress *progress)
+{
+  Tally *t = data;
+  g_autofree char *text = progress_text (progress);
+  say ("%s PROGRESS %s: %s", t->progress_tag, (const char *) g_ptr_array_index (t->boxes, index), text);
 }
 
 /* --- one-shot mode ------------------------------------------------------------- */
@@ -170,7 +187,7 @@ run_once (Syncer *s, char **args)
         continue;
       }
       Tally tally = { .total = boxes->len, .all_permanent = TRUE, .print_errors = TRUE };
-      ms_sync_pool_run (s->pool, boxes, on_tally, &tally);
+      ms_sync_pool_run (s->pool, boxes, on_tally, NULL, &tally);
       if (tally.first != NULL) {
         status = 1;
         g_error_free (tally.first);
@@ -262,7 +279,7 @@ verify_one (Server *srv)
   g_autoptr (GPtrArray) boxes = g_ptr_array_new_with_free_func (g_free);
   g_ptr_array_add (boxes, box);
   Tally tally = { .total = 1, .all_permanent = TRUE };
-  ms_sync_pool_run (srv->pool, boxes, on_tally, &tally);
+  ms_sync_pool_run (srv->pool, boxes, on_tally, NULL, &tally);
   g_clear_error (&tally.first);
   return TRUE;
 }
@@ -286,8 +303,17 @@ serve_all (Server *srv, Request *r)
   g_autoptr (GPtrArray) boxes = ms_sync_pool_channel_boxes (srv->pool, &error);
   Tally tally = { .all_permanent = TRUE, .progress_tag = r->tag };
   if (boxes != NULL) {
+    /* What is unchanged since its last sync needs none (one STATUS round
+     * trip for all): a periodic sync of an idle account costs two. */
+    g_autoptr (GArray) unchanged = ms_sync_pool_unchanged (srv->pool, boxes);
+    guint all = boxes->len;
+    for (guint i = boxes->len; unchanged != NULL && i-- > 0;)
+      if (g_array_index (unchanged, gboolean, i))
+        g_ptr_array_remove_index (boxes, i);
+    g_debug ("all mailboxes: %u of %u unchanged", all - boxes->len, all);
     tally.total = boxes->len;
-    ms_sync_pool_run (srv->pool, boxes, on_tally, &tally);
+    tally.boxes = boxes;
+    ms_sync_pool_run (srv->pool, boxes, on_tally, on_tally_progress, &tally);
     error = g_steal_pointer (&tally.first);
   } else {
     g_message ("%s", error->message);
@@ -315,6 +341,16 @@ on_batch_done (gpointer data, guint index, const MsSyncResult *result)
   for (guint i = 0; i < requests->len; i++)
     answer (g_ptr_array_index (requests, i), result->ok, result->near_changes, result->far_changes,
             result->permanent, result->error);
+}
+
+static void
+on_batch_progress (gpointer data, guint index, const MsSyncProgress *progress)
+{
+  Batch *b = data;
+  GPtrArray *requests = g_ptr_array_index (b->requests, index);
+  g_autofree char *text = progress_text (progress);
+  for (guint i = 0; i < requests->len; i++)
+    say ("%s PROGRESS %s", ((const Request *) g_ptr_array_index (requests, i))->tag, text);
 }
 
 /* Syncs the mailboxes of every named request held, several at a time;
@@ -359,7 +395,7 @@ serve_named (Server *srv)
     }
     g_ptr_array_add (g_ptr_array_index (batch.requests, GPOINTER_TO_UINT (at)), r);
   }
-  ms_sync_pool_run (srv->pool, batch.boxes, on_batch_done, &batch);
+  ms_sync_pool_run (srv->pool, batch.boxes, on_batch_done, on_batch_progress, &batch);
   g_hash_table_remove_all (index);
   g_ptr_array_unref (batch.requests);
   g_ptr_array_unref (batch.boxes);
@@ -504,6 +540,7 @@ main (int argc, char **argv)
   g_autofree char *serve_channel = NULL;
   gboolean force = FALSE, version = FALSE, quiet = FALSE, verbose = FALSE;
   gint die_after = -1;
+  gint progress_ms = -1;
   gint connections = MS_SYNC_POOL_CONNECTIONS_DEFAULT;
   g_auto (GStrv) args = NULL;
   const GOptionEntry entries[] = {
@@ -512,6 +549,7 @@ main (int argc, char **argv)
     { "connections", 'j', 0, G_OPTION_ARG_INT, &connections, "Sync up to N mailboxes at once, each on its own IMAP connection (default 3)", "N" },
     { "force", 0, 0, G_OPTION_ARG_NONE, &force, "Allow a sync that removes more than half of a mailbox", NULL },
     { "die-after", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &die_after, "Test knob: exit 99 before state-changing step N+1", "N" },
+    { "progress-interval", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &progress_ms, "Test knob: report a download's progress every MS milliseconds (0: every message)", "MS" },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print only errors (the default; for mbsync's argv)", NULL },
     { "verbose", 'V', 0, G_OPTION_ARG_NONE, &verbose, "Print what each mailbox's sync did", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
@@ -545,6 +583,8 @@ main (int argc, char **argv)
     _exit (MS_SYNC_DIE_STATUS);
   if (die_after > 0)
     ms_sync_set_die_after ((guint) die_after);
+  if (progress_ms >= 0)
+    ms_sync_set_progress_interval ((guint) progress_ms);
   g_autoptr (MsMbsyncConfig) config = ms_channel_load_config (config_path, &error);
   if (config == NULL) {
     g_printerr ("sync_imap: %s\n", error->message);

@@ -18,7 +18,7 @@
 
 dovecot_available
 
-plan 40
+plan 46
 
 if ! dovecot_setup; then
   echo "Bail out! the Dovecot fixture did not start"
@@ -98,6 +98,18 @@ wait_answer "the next request is answered" a6
 is "... OK, over a new connection" "$(answer a6)" "a6 OK 1 0"
 check "... the new message arrived" sh -c '[ -n "$1" ]' x "$(sync_local_file "$S/INBOX" "$new")"
 
+# A sync of everything on an idle account: once each mailbox has been
+# synced with nothing to do (v1-v3), the next one (v4) syncs none of them.
+send "v1 SYNC" "v2 SYNC INBOX" "v3 SYNC box01"
+three_answered () { answered v1 && answered v2 && answered v3; }
+check "three more requests are answered" wait_until 30 three_answered
+syncs_before=$(grep -c '^sync_imap: [^ ]*: [0-9]* pulled' "$T_DIR/imaps.err")
+send "v4 SYNC"
+wait_answer "a sync of everything on an idle account is answered" v4
+is "... OK 0 0, with one STATUS round trip and no mailbox synced" \
+  "$(answer v4) $(grep -c '^sync_imap: all mailboxes: 2 of 2 unchanged$' "$T_DIR/imaps.err") $(grep -c '^sync_imap: [^ ]*: [0-9]* pulled' "$T_DIR/imaps.err")" \
+  "v4 OK 0 0 1 $syncs_before"
+
 stop_serve
 is "at the end of stdin sync_imap exits 0" "$SYNC_RC" 0
 for t in a0 a1 a2 a3 a4 a5 a6; do
@@ -147,3 +159,21 @@ send "n2 SYNC box01"
 wait_answer "... and so is the next request" n2
 stop_serve
 is "... INBOX was synced once, as asked" "$(grep -c '^sync_imap: INBOX: ' "$T_DIR/nocs.err")" 1
+
+# --- progress of a download ----------------------------------------------------------------
+# With the test knob --progress-interval 0, every message of a download is
+# reported (normally at most one line every 500 ms).
+mkfifo "$T_DIR/progress.in"
+sync_write_rc "$T_DIR/rc-progress" imaps Verbatim "$T_DIR/p"
+sync_imap --progress-interval 0 -c "$T_DIR/rc-progress" --serve c < "$T_DIR/progress.in" \
+  > "$T_DIR/progress.out" 2> "$T_DIR/progress.err" &
+SERVE_PID=$!
+OUT=$T_DIR/progress.out
+exec 3> "$T_DIR/progress.in"
+send "p1 SYNC INBOX"
+wait_answer "a first download of INBOX is answered" p1
+n=$(sync_server INBOX | grep -c .)
+is "... after a progress line per message, of $n" "$(grep -cE "^p1 PROGRESS [0-9]+/$n messages, " "$OUT")" "$n"
+is "... the last one with all of them and all their bytes" \
+  "$(grep '^p1 PROGRESS' "$OUT" | tail -n 1 | sed -nE 's/^p1 PROGRESS ([0-9]+)\/\1 messages, (.+) of \2$/complete/p')" complete
+stop_serve
