@@ -182,28 +182,38 @@ on_select (const MsImapResponse *r, gpointer data)
     job->highestmodseq = n;
 }
 
+/* SELECT, creating the mailbox first if it is missing and Create allows.
+ * A mailbox that Dovecot's mailbox list index has missed (an update that
+ * raced with another session's) gets "doesn't exist" from SELECT while
+ * CREATE says it exists: a LIST of the name makes the server look again,
+ * and the SELECT is tried once more. */
 static gboolean
 select_box (Job *job, GError **error)
 {
   MsImapClient *imap = job->ctx->imap;
   gboolean condstore = ms_imap_client_has_cap (imap, "CONDSTORE");
-  for (int attempt = 0; attempt < 2; attempt++) {
+  gboolean may_create = job->ctx->create_far, listed = FALSE;
+  for (;;) {
     g_autoptr (GError) local = NULL;
     g_autoptr (MsImapResponse) r = ms_imap_client_run (imap, on_select, job, &local, "SELECT %s%s",
                                                         job->far_quoted, condstore ? " (CONDSTORE)" : "");
     if (r != NULL)
       return TRUE;
-    if (attempt == 0 && job->ctx->create_far && g_error_matches (local, MS_ERROR, MS_ERROR_PROTOCOL)) {
-      g_autoptr (GError) create_error = NULL;
-      g_autoptr (MsImapResponse) cr = ms_imap_client_run (imap, NULL, NULL, &create_error, "CREATE %s",
-                                                           job->far_quoted);
-      if (cr != NULL)
-        continue;
+    /* MS_ERROR_PROTOCOL: the server answered NO or BAD; anything else is
+     * the connection, where another command cannot help. */
+    if (g_error_matches (local, MS_ERROR, MS_ERROR_PROTOCOL) && (may_create || !listed)) {
+      g_autoptr (MsImapResponse) again = NULL;
+      if (may_create)
+        again = ms_imap_client_run (imap, NULL, NULL, NULL, "CREATE %s", job->far_quoted);
+      else
+        again = ms_imap_client_run (imap, NULL, NULL, NULL, "LIST \"\" %s", job->far_quoted);
+      listed = listed || !may_create;
+      may_create = FALSE;
+      continue;
     }
     g_propagate_prefixed_error (error, g_steal_pointer (&local), "selecting %s: ", job->far_name);
     return FALSE;
   }
-  return FALSE;
 }
 
 static void

@@ -955,9 +955,15 @@ ms_sync_state_file_unpair (MsSyncStateFile *f, guint32 far_uid, guint32 near_uid
   return TRUE;
 }
 
-/* Writes `text` to path via path.new-ng + rename, with fsync of the file and
- * of the directory when asked.  Not ".new": that is mbsync's name, and its
- * presence next to an mbsync journal means something to mbsync. */
+/* Writes `text` to path via path.new-ng, with fsync of the file and of the
+ * directory when asked.  Not ".new": that is mbsync's name, and its
+ * presence next to an mbsync journal means something to mbsync.
+ *
+ * The new file is swapped with the old one (RENAME_EXCHANGE), which is as
+ * atomic as a rename over it, and the old one stays behind as path.new-ng
+ * for the next commit to overwrite: no inode is created or freed (see
+ * journal_write for why that matters).  Where the file system cannot swap,
+ * or there is no old file yet, a plain rename. */
 static gboolean
 replace_file (const char *path, const char *text, gboolean do_fsync, GError **error)
 {
@@ -983,7 +989,16 @@ replace_file (const char *path, const char *text, gboolean do_fsync, GError **er
     p += n;
     len -= (gsize) n;
   }
-  if ((do_fsync && fdatasync (fd) < 0) || close (fd) < 0 || rename (tmp, path) < 0) {
+  if ((do_fsync && fdatasync (fd) < 0) || close (fd) < 0) {
+    int e = errno;
+    unlink (tmp);
+    set_errno_error (error, e, "cannot commit", path);
+    return FALSE;
+  }
+  int r = renameat2 (AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE);
+  if (r < 0 && (errno == ENOENT || errno == EINVAL || errno == ENOSYS))
+    r = rename (tmp, path);
+  if (r < 0) {
     int e = errno;
     unlink (tmp);
     set_errno_error (error, e, "cannot commit", path);
