@@ -923,6 +923,43 @@ compare_messages (gconstpointer a, gconstpointer b)
   return c != 0 ? c : strcmp (x->name, y->name);
 }
 
+static int
+compare_keys (gconstpointer a, gconstpointer b)
+{
+  const MsMaildirMessage *x = *(const MsMaildirMessage *const *) a;
+  const MsMaildirMessage *y = *(const MsMaildirMessage *const *) b;
+  int c = strcmp (x->key, y->key);
+  /* cur/ first: the later place of a message a MUA moves */
+  return c != 0 ? c : x->in_new - y->in_new;
+}
+
+static gboolean
+message_exists (const char *folder, const MsMaildirMessage *m)
+{
+  g_autofree char *path = g_build_filename (folder, m->in_new ? "new" : "cur", m->name, NULL);
+  return g_file_test (path, G_FILE_TEST_EXISTS);
+}
+
+/* Maildir's KEY names one message: entries that share it are one message
+ * listed twice, because a MUA moved it from new/ to cur/, or renamed it to
+ * change its flags, while the directories were being read.  Keeping both
+ * would push it again as a new message.  The one kept is the one in cur/
+ * if there is one, else the one that still exists. */
+static void
+drop_twins (const char *folder, GPtrArray *messages)
+{
+  g_ptr_array_sort (messages, compare_keys);
+  for (guint i = 0; i + 1 < messages->len;) {
+    const MsMaildirMessage *a = g_ptr_array_index (messages, i), *b = g_ptr_array_index (messages, i + 1);
+    if (!g_str_equal (a->key, b->key)) {
+      i++;
+      continue;
+    }
+    gboolean keep_a = a->in_new == b->in_new ? message_exists (folder, a) : !a->in_new;
+    g_ptr_array_remove_index (messages, keep_a ? i + 1 : i);
+  }
+}
+
 MsMaildirScan *
 ms_maildir_scan (const MsMaildirStore *store, const char *box, GPtrArray **duplicates, GError **error)
 {
@@ -942,6 +979,7 @@ ms_maildir_scan (const MsMaildirStore *store, const char *box, GPtrArray **dupli
   if (!list_messages (folder, TRUE, store->info_delimiter, scan->messages, error)
       || !list_messages (folder, FALSE, store->info_delimiter, scan->messages, error))
     return NULL;
+  drop_twins (folder, scan->messages);
 
   g_autoptr (GPtrArray) dups = g_ptr_array_new_with_free_func (g_free);
   if (scan->uidvalidity == 0) {

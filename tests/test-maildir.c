@@ -841,6 +841,33 @@ test_scan_duplicates (Fixture *f, gconstpointer data)
   g_assert_true (g_str_has_prefix (copy->name, copy->key));
   g_assert_true (g_str_has_suffix (copy->name, ",U=11:2,"));
 
+  /* One KEY in new/ and in cur/ is one message that a MUA moved while the
+   * scan read the two directories: listed once, as it is in cur/, and no
+   * duplicate (else it would be pushed again). */
+  put (dir, "new", "1700000005.1_1.h,U=4:2,");
+  put (dir, "cur", "1700000005.1_1.h,U=4:2,S");
+  put (dir, "new", "1700000006.1_1.h");
+  put (dir, "cur", "1700000006.1_1.h:2,S");
+  g_autoptr (GPtrArray) dups3 = NULL;
+  g_autoptr (MsMaildirScan) scan3 = scan_ok (f, "INBOX", &dups3);
+  g_assert_cmpuint (scan3->messages->len, ==, 7);
+  guint found = 0;
+  for (guint i = 0; i < scan3->messages->len; i++) {
+    const MsMaildirMessage *m = msg_at (scan3, i);
+    if (g_str_has_prefix (m->name, "1700000005.")) {
+      g_assert_cmpstr (m->name, ==, "1700000005.1_1.h,U=4:2,S");
+      g_assert_cmpuint (m->uid, ==, 4);
+      found++;
+    } else if (g_str_has_prefix (m->name, "1700000006.")) {
+      g_assert_cmpstr (m->name, ==, "1700000006.1_1.h:2,S");
+      g_assert_false (m->in_new);
+      found++;
+    }
+  }
+  g_assert_cmpuint (found, ==, 2);
+  g_autofree char *d3 = joined (dups3);
+  g_assert_null (strstr (d3, "1700000005"));
+
   /* No .uidvalidity: no ,U= means anything. */
   g_autofree char *uv = path_of (dir, ".uidvalidity", NULL);
   g_assert_cmpint (unlink (uv), ==, 0);
