@@ -1642,7 +1642,15 @@ ms_sync_fingerprint_check (MsSyncContext *ctx, GPtrArray *boxes, GPtrArray *fing
       g_ptr_array_add (tags, tag);
   }
   for (guint i = 0; ok && i < boxes->len; i++) {
-    if (g_ptr_array_index (fingerprints, i) == NULL)
+    const MsSyncFingerprint *was = g_ptr_array_index (fingerprints, i);
+    if (was == NULL)
+      continue;
+    /* A Maildir folder that changed needs a sync whatever the server says:
+     * no STATUS for it.  (Looked at again below, after the STATUS.) */
+    gint64 mtime_new, mtime_cur;
+    if (!ms_maildir_fingerprint (ctx->maildir, g_ptr_array_index (boxes, i), &mtime_new, &mtime_cur, NULL)
+        || !ms_maildir_fingerprint_same (was->mtime_new_ns, mtime_new)
+        || !ms_maildir_fingerprint_same (was->mtime_cur_ns, mtime_cur))
       continue;
     g_autoptr (GError) local = NULL;
     char *far = ms_sync_far_name (ctx, delim, g_ptr_array_index (boxes, i), &local);
