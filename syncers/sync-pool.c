@@ -65,7 +65,11 @@ ms_sync_pool_setup (MsSyncPool *pool)
 static void
 conn_drop (Conn *c)
 {
-  g_clear_pointer (&c->imap, ms_imap_client_free);
+  /* Only its own worker writes c->imap; other workers count the open
+   * connections (open_conns), so the pointer is set and read atomically. */
+  MsImapClient *imap = g_atomic_pointer_exchange (&c->imap, NULL);
+  if (imap != NULL)
+    ms_imap_client_free (imap);
   g_clear_pointer (&c->selected, g_free);
   c->served = FALSE;
 }
@@ -75,7 +79,7 @@ open_conns (MsSyncPool *pool)
 {
   guint n = 0;
   for (guint i = 0; i < MS_SYNC_POOL_CONNECTIONS_MAX; i++)
-    n += pool->conns[i].imap != NULL;
+    n += g_atomic_pointer_get (&pool->conns[i].imap) != NULL;
   return n;
 }
 
@@ -100,10 +104,10 @@ conn_connect (MsSyncPool *pool, Conn *c, GError **error)
     options.secret = pool->setup->imap.secret;
   g_mutex_unlock (&pool->lock);
 
-  if (ok)
-    c->imap = ms_imap_client_connect (&options, &local);
+  MsImapClient *imap = ok ? ms_imap_client_connect (&options, &local) : NULL;
 
   g_mutex_lock (&pool->lock);
+  g_atomic_pointer_set (&c->imap, imap); /* see conn_drop */
   if (c->imap != NULL) {
     pool->connect_failures = 0;
     pool->next_connect_us = 0;
