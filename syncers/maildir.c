@@ -70,6 +70,7 @@
 
 #include "mailbox-name.h"
 #include "ms-error.h"
+#include "ms-fd.h"
 
 /* A .uidvalidity holds two 10-digit numbers and two newlines; anything
  * longer than this is not one, and we do not read further. */
@@ -794,18 +795,7 @@ ms_maildir_write_uidvalidity (const MsMaildirStore *store, const char *box, guin
 
   int fd = open (path, O_WRONLY | O_CLOEXEC);
   if (fd >= 0) {
-    gsize len = strlen (text);
-    ssize_t n;
-    do
-      n = pwrite (fd, text, len, 0);
-    while (n < 0 && errno == EINTR);
-    int e = n < 0 ? errno : n != (ssize_t) len ? EIO : 0;
-    if (e == 0 && ftruncate (fd, (off_t) len) < 0)
-      e = errno;
-    if (e == 0 && store->fsync && fdatasync (fd) < 0)
-      e = errno;
-    if (close (fd) < 0 && e == 0)
-      e = errno;
+    int e = ms_fd_rewrite_and_close (fd, text, strlen (text), store->fsync);
     if (e != 0)
       errno_error (error, e, "writing %s", path);
     return e == 0;
@@ -1595,17 +1585,24 @@ ms_maildir_remove (const MsMaildirStore *store, const char *box, const MsMaildir
 }
 
 gboolean
-ms_maildir_sync_folder (const MsMaildirStore *store, const char *box, GError **error)
+ms_maildir_sync_dirs (const MsMaildirStore *store, const char *box, gboolean new_dir, gboolean cur_dir,
+                      GError **error)
 {
   g_return_val_if_fail (store_ok (store), FALSE);
-  if (!store->fsync)
+  if (!store->fsync || (!new_dir && !cur_dir))
     return TRUE;
   g_autofree char *folder = ms_maildir_folder_path (store, box, error);
   if (folder == NULL)
     return FALSE;
-  g_autofree char *new_dir = g_build_filename (folder, "new", NULL);
-  g_autofree char *cur_dir = g_build_filename (folder, "cur", NULL);
-  return fsync_dir (new_dir, error) && fsync_dir (cur_dir, error);
+  g_autofree char *new_path = g_build_filename (folder, "new", NULL);
+  g_autofree char *cur_path = g_build_filename (folder, "cur", NULL);
+  return (!new_dir || fsync_dir (new_path, error)) && (!cur_dir || fsync_dir (cur_path, error));
+}
+
+gboolean
+ms_maildir_sync_folder (const MsMaildirStore *store, const char *box, GError **error)
+{
+  return ms_maildir_sync_dirs (store, box, TRUE, TRUE, error);
 }
 
 int

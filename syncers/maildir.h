@@ -239,6 +239,10 @@ gboolean ms_maildir_update (const MsMaildirStore *store, const char *box, MsMail
  * durable (fsync of both directories; nothing without store->fsync).  With
  * defer_dir_sync, call it before recording anything that depends on them. */
 gboolean ms_maildir_sync_folder (const MsMaildirStore *store, const char *box, GError **error);
+/* The same for new/ and/or cur/ only, when the caller knows which changed
+ * (an fsync costs CPU time here even for an unchanged directory). */
+gboolean ms_maildir_sync_dirs (const MsMaildirStore *store, const char *box, gboolean new_dir,
+                               gboolean cur_dir, GError **error);
 
 /* Removes a message file (expunge), found again by key if it was renamed.
  * A message that is gone already counts as removed. */

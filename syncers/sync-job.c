@@ -543,7 +543,14 @@ record_deliveries (Job *job, GError **error)
 {
   if (job->delivered->len == 0)
     return TRUE;
-  if (!ms_maildir_sync_folder (job->ctx->maildir, job->box, error))
+  /* Deliveries go to new/, or to cur/ when already seen (see on_pull_fetch). */
+  gboolean to_new = FALSE, to_cur = FALSE;
+  for (guint i = 0; i < job->delivered->len; i++) {
+    gboolean seen = (g_array_index (job->delivered, DeliveredPull, i).flags & MS_FLAG_SEEN) != 0;
+    to_cur = to_cur || seen;
+    to_new = to_new || !seen;
+  }
+  if (!ms_maildir_sync_dirs (job->ctx->maildir, job->box, to_new, to_cur, error))
     return FALSE;
   for (guint i = 0; i < job->delivered->len; i++) {
     const DeliveredPull *dp = &g_array_index (job->delivered, DeliveredPull, i);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "ms-error.h"
+#include "ms-fd.h"
 
 /* mbsync unlinks STATE.lock when it finishes, so the file we opened may be
  * gone by the time we hold its lock; each such finish replaces the file at
@@ -1009,8 +1010,7 @@ replace_file (const char *path, const char *text, gboolean do_fsync, GError **er
 
 /* Overwrites a small file in place (no new inode: see journal_write).
  * Only for the sidecar, which is not synced and whose loss or damage only
- * costs a wider listing: a write this small lands whole or not at all on
- * any disk, and a file the parser cannot read means "unknown". */
+ * costs a wider listing (a file the parser cannot read means "unknown"). */
 static gboolean
 rewrite_file (const char *path, const char *text, GError **error)
 {
@@ -1019,16 +1019,7 @@ rewrite_file (const char *path, const char *text, GError **error)
     set_errno_error (error, errno, "cannot write", path);
     return FALSE;
   }
-  gsize len = strlen (text);
-  ssize_t n;
-  do
-    n = pwrite (fd, text, len, 0);
-  while (n < 0 && errno == EINTR);
-  int e = n < 0 ? errno : n != (ssize_t) len ? EIO : 0;
-  if (e == 0 && ftruncate (fd, (off_t) len) < 0)
-    e = errno;
-  if (close (fd) < 0 && e == 0)
-    e = errno;
+  int e = ms_fd_rewrite_and_close (fd, text, strlen (text), FALSE);
   if (e != 0) {
     set_errno_error (error, e, "writing", path);
     return FALSE;

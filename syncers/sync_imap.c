@@ -501,6 +501,10 @@ serve (Syncer *s, const char *channel_name)
     const char *line;
     gsize len;
     MsLineStatus st;
+    /* The requests of one read are queued together, so that the request
+     * thread takes them as one batch (synced side by side), not the first
+     * alone and the rest after it. */
+    g_autoptr (GPtrArray) batch = g_ptr_array_new ();
     while ((st = ms_line_splitter_next (splitter, &line, &len)) != MS_LINE_NEED_MORE) {
       if (st == MS_LINE_TOO_LONG) {
         say ("* BAD request line longer than %d bytes", SERVE_LINE_MAX);
@@ -508,8 +512,12 @@ serve (Syncer *s, const char *channel_name)
       }
       Request *r = parse_request (line, len);
       if (r != NULL)
-        g_async_queue_push (srv.queue, r);
+        g_ptr_array_add (batch, r);
     }
+    g_async_queue_lock (srv.queue);
+    for (guint i = 0; i < batch->len; i++)
+      g_async_queue_push_unlocked (srv.queue, g_ptr_array_index (batch, i));
+    g_async_queue_unlock (srv.queue);
   }
   /* stdin closed: the coordinator is gone or wants us to stop. */
   g_async_queue_push (srv.queue, &end_of_input);

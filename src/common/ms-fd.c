@@ -43,3 +43,20 @@ ms_fd_fill_std (gboolean stdout_too)
   }
   return stdin_open;
 }
+
+int
+ms_fd_rewrite_and_close (int fd, const char *text, gsize len, gboolean datasync)
+{
+  ssize_t n;
+  do
+    n = pwrite (fd, text, len, 0);
+  while (n < 0 && errno == EINTR);
+  int e = n < 0 ? errno : n != (ssize_t) len ? EIO : 0;
+  if (e == 0 && ftruncate (fd, (off_t) len) < 0)
+    e = errno;
+  if (e == 0 && datasync && fdatasync (fd) < 0)
+    e = errno;
+  if (close (fd) < 0 && e == 0)
+    e = errno;
+  return e;
+}

@@ -1,5 +1,6 @@
 /* ms-fd.h — small file-descriptor helpers shared by the programs: waiting
- * on one descriptor with a deadline, and keeping fds 0-2 occupied. */
+ * on one descriptor with a deadline, keeping fds 0-2 occupied, and
+ * rewriting a small file in place. */
 #pragma once
 
 #include <glib.h>
@@ -13,3 +14,10 @@ gboolean ms_fd_wait (int fd, short events, gint64 deadline_us, GError **error);
  * closed, so that no descriptor a program opens lands there (to be read as
  * stdin or to receive error messages).  Returns whether stdin was open. */
 gboolean ms_fd_fill_std (gboolean stdout_too);
+
+/* Replaces the whole content of the file open for writing on fd with
+ * `len` bytes of `text`, in place (pwrite at 0, then truncate; no new
+ * inode), fdatasync()s it when `datasync`, and closes fd in every case.
+ * For files of a few dozen bytes, which a crash leaves old or new (a disk
+ * writes a sector whole).  Returns 0 or the errno of the first failure. */
+int ms_fd_rewrite_and_close (int fd, const char *text, gsize len, gboolean datasync);

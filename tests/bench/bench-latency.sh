@@ -126,6 +126,14 @@ stamp () {
   done
 }
 
+# reap_mbsync KEY: waits for the mbsync run of series KEY that the caller
+# started in the background ($pid, if any); fails if it failed.
+reap_mbsync () {
+  [ -n "$pid" ] || return 0
+  wait "$pid" || { fail "$1: mbsync exited $?: $(tail -n 3 "$T_DIR/$1.mbsync.log")"; return 1; }
+  pid=
+}
+
 # stats FILE: "median p90 worst" in ms of the microsecond values in FILE.
 stats () {
   sort -n "$1" 2>/dev/null | awk '{ v[NR] = $1 }
@@ -342,10 +350,7 @@ series_append () {
         return 1
       fi
     fi
-    if [ -n "$pid" ]; then
-      wait "$pid" || { fail "$key: mbsync exited $?: $(tail -n 3 "$T_DIR/$key.mbsync.log")"; return 1; }
-      pid=
-    fi
+    reap_mbsync "$key" || return 1
     sleep "$PAUSE"
     [ "$i" -gt "$WARMUP" ] || continue
     [ -n "$FOUND" ] || continue
@@ -405,10 +410,7 @@ series_flag () {
       fail "$key: flag $i not on the server within $DEADLINE_S s"
       return 1
     fi
-    if [ -n "$pid" ]; then
-      wait "$pid" || { fail "$key: mbsync exited $?: $(tail -n 3 "$T_DIR/$key.mbsync.log")"; return 1; }
-      pid=
-    fi
+    reap_mbsync "$key" || return 1
     sleep "$PAUSE"
     [ "$i" -gt "$WARMUP" ] || continue
     t_rename=$(first_after "$ev" "$m_ev" "^[0-9]+ MOVED_TO $(printf '%s' "$new" | sed 's/[][\.*^$+?(){}|]/\\&/g')\$")
