@@ -94,6 +94,7 @@ mkdir -p "$mail/cur" "$mail/new" "$mail/tmp"
 
 echo "== mswatch starts (its own output is prefixed with '| ')"
 t0=$(now_ms)
+: > "$work/log" # before tail -f below looks for it
 "$top_builddir/mswatch" -c "$work/mswatchrc" > "$work/log" 2>&1 &
 pid=$!
 at_exit "kill $pid; wait $pid"
