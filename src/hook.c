@@ -24,7 +24,6 @@ struct MsHook {
   gboolean run_all;
   GPtrArray *run_names;     /* char* (owned), sorted; NULL for all */
   MsLineSplitter *lines[2]; /* its stdout, its stderr */
-  guint timeout_source;
   guint failed_source;      /* a spawn failure ends the run from an idle */
   gboolean timed_out;
 
@@ -70,7 +69,6 @@ ms_hook_new (const MsConfig *config)
 static void
 clear_run (MsHook *h)
 {
-  g_clear_handle_id (&h->timeout_source, g_source_remove);
   g_clear_handle_id (&h->failed_source, g_source_remove);
   g_clear_pointer (&h->child, ms_child_free);
   g_clear_pointer (&h->run_names, g_ptr_array_unref);
@@ -190,31 +188,12 @@ on_spawn_failed (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-static gboolean on_timeout (gpointer data);
-
-/* Arms sync_timeout for what is left of it, in milliseconds (see
- * sync-runner.c: g_timeout_add_seconds() may fire a second early). */
 static void
-arm_timeout (MsHook *h)
-{
-  gint64 left = h->started + h->config->sync_timeout * 1000 - now_ms ();
-  h->timeout_source = g_timeout_add ((guint) CLAMP (left, 0, G_MAXINT32), on_timeout, h);
-}
-
-static gboolean
-on_timeout (gpointer data)
+on_expired (gpointer data)
 {
   MsHook *h = data;
-
-  h->timeout_source = 0;
-  if (now_ms () < h->started + h->config->sync_timeout * 1000) {
-    arm_timeout (h);
-    return G_SOURCE_REMOVE;
-  }
   h->timed_out = TRUE;
   ms_msg_hook_timed_out (h->config->on_synced_argv[0], h->config->sync_timeout);
-  ms_child_stop (h->child, MS_CHILD_STOP_GRACE_MS);
-  return G_SOURCE_REMOVE;
 }
 
 static gboolean
@@ -259,7 +238,7 @@ start_run (MsHook *h)
     return;
   }
   if (h->config->sync_timeout > 0)
-    arm_timeout (h);
+    ms_child_stop_after (h->child, h->config->sync_timeout * 1000, on_expired);
 }
 
 void

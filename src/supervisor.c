@@ -28,6 +28,9 @@ struct MsChild {
   int err_fd;                /* borrowed from the stderr stream (MS_CHILD_CAPTURE_OUTPUT) */
   guint kill_source;
   gboolean running;
+  gint64 deadline_ms;        /* monotonic: ms_child_stop_after() */
+  guint deadline_source;
+  void (*expired) (gpointer user_data);
 };
 
 typedef struct {
@@ -80,6 +83,7 @@ on_waited (GObject *source, GAsyncResult *res, gpointer data)
   MsChildExit st;
   child->running = FALSE;
   g_clear_handle_id (&child->kill_source, g_source_remove);
+  g_clear_handle_id (&child->deadline_source, g_source_remove);
   status_from (child->proc, &st);
   if (child->handlers.exited)
     child->handlers.exited (child->user_data, &st);
@@ -230,6 +234,41 @@ ms_child_stop (MsChild *child, guint grace_ms)
     child->kill_source = g_timeout_add (grace_ms, on_kill_timeout, child);
 }
 
+static gboolean on_deadline (gpointer data);
+
+static void
+arm_deadline (MsChild *child)
+{
+  gint64 left = child->deadline_ms - g_get_monotonic_time () / 1000;
+  child->deadline_source = g_timeout_add ((guint) CLAMP (left, 0, G_MAXINT32), on_deadline, child);
+}
+
+static gboolean
+on_deadline (gpointer data)
+{
+  MsChild *child = data;
+  child->deadline_source = 0;
+  if (g_get_monotonic_time () / 1000 < child->deadline_ms) {
+    arm_deadline (child);
+    return G_SOURCE_REMOVE;
+  }
+  if (child->expired != NULL)
+    child->expired (child->user_data);
+  ms_child_stop (child, MS_CHILD_STOP_GRACE_MS);
+  return G_SOURCE_REMOVE;
+}
+
+void
+ms_child_stop_after (MsChild *child, gint64 timeout_ms, void (*expired) (gpointer user_data))
+{
+  g_clear_handle_id (&child->deadline_source, g_source_remove);
+  if (!child->running)
+    return;
+  child->deadline_ms = g_get_monotonic_time () / 1000 + timeout_ms;
+  child->expired = expired;
+  arm_deadline (child);
+}
+
 void
 ms_child_close_output (MsChild *child)
 {
@@ -294,6 +333,7 @@ ms_child_free (MsChild *child)
     return;
   ms_child_close_output (child);
   g_clear_handle_id (&child->kill_source, g_source_remove);
+  g_clear_handle_id (&child->deadline_source, g_source_remove);
   g_cancellable_cancel (child->cancellable);
   g_object_unref (child->cancellable);
 

@@ -69,6 +69,14 @@ gboolean ms_child_running (const MsChild *child);
  * Handlers keep being called. */
 void ms_child_stop (MsChild *child, guint grace_ms);
 
+/* Stops the child (ms_child_stop with MS_CHILD_STOP_GRACE_MS) when it still
+ * runs `timeout_ms` from now, calling `expired` (user_data) just before, for
+ * its message.  Counted in milliseconds on the monotonic clock, not with
+ * g_timeout_add_seconds(), which may fire up to a second early; a delay too
+ * long for one timer is covered by re-arming.  sync_timeout, for syncs and
+ * hooks alike. */
+void ms_child_stop_after (MsChild *child, gint64 timeout_ms, void (*expired) (gpointer user_data));
+
 /* Reads whatever its stdout holds right now, without waiting, and hands it
  * to the output handler in one call; then, if the writer side is closed,
  * calls it once more with len 0.  For a child that has exited: whatever it

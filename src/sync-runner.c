@@ -24,7 +24,6 @@ struct MsSyncRun {
 
   /* The `sync` program. */
   MsChild *child;
-  guint timeout_source;
   gboolean timed_out;
   char *spawn_error;   /* why it could not be executed, or NULL */
 
@@ -132,7 +131,6 @@ finish_program (MsSyncRun *run, const MsChildExit *st)
   set_all_outcomes (run, ok ? MS_SYNCER_OK : MS_SYNCER_RETRY, why);
   const MsSyncResult result = { !ok, NULL, run->outcomes };
 
-  g_clear_handle_id (&run->timeout_source, g_source_remove);
   if (ok)
     ms_msg_sync_completed (elapsed_secs (run), wall_now (), run->n_mailboxes);
   else
@@ -158,31 +156,12 @@ on_spawn_failed (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-static gboolean on_timeout (gpointer data);
-
-/* Arms sync_timeout for what is left of it.  In milliseconds, not with
- * g_timeout_add_seconds(), which may fire up to a second early; a delay
- * too long for one timer is covered by re-arming. */
 static void
-arm_timeout (MsSyncRun *run)
-{
-  gint64 left = run->started_mono + run->config->sync_timeout * 1000 - g_get_monotonic_time () / 1000;
-  run->timeout_source = g_timeout_add ((guint) CLAMP (left, 0, G_MAXINT32), on_timeout, run);
-}
-
-static gboolean
-on_timeout (gpointer data)
+on_expired (gpointer data)
 {
   MsSyncRun *run = data;
-  run->timeout_source = 0;
-  if (g_get_monotonic_time () / 1000 < run->started_mono + run->config->sync_timeout * 1000) {
-    arm_timeout (run);
-    return G_SOURCE_REMOVE;
-  }
   run->timed_out = TRUE;
   ms_msg_sync_timed_out (run->config->sync_argv[0], run->config->sync_timeout);
-  ms_child_stop (run->child, MS_CHILD_STOP_GRACE_MS);
-  return G_SOURCE_REMOVE;
 }
 
 /* args: the mailbox arguments (ms_sync_args()). */
@@ -207,7 +186,7 @@ start_program (MsSyncRun *run, char **args)
     return;
   }
   if (config->sync_timeout > 0)
-    arm_timeout (run);
+    ms_child_stop_after (run->child, config->sync_timeout * 1000, on_expired);
 }
 
 /* --- the resident syncer ------------------------------------------------------ */
@@ -345,7 +324,6 @@ ms_sync_run_free (MsSyncRun *run)
 {
   if (run == NULL)
     return;
-  g_clear_handle_id (&run->timeout_source, g_source_remove);
   g_clear_handle_id (&run->idle_source, g_source_remove);
   g_clear_pointer (&run->child, ms_child_free);
   if (run->link != NULL)
