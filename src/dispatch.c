@@ -45,6 +45,7 @@
 #include "sync-runner.h"
 #include "syncer-link.h"
 #include "watcher.h"
+#include "ms-time.h"
 
 #define N_STORES 2
 
@@ -111,12 +112,6 @@ struct MsDispatch {
 };
 
 static void step (MsDispatch *d);
-
-static gint64
-now_ms (void)
-{
-  return g_get_monotonic_time () / 1000;
-}
 
 static gint64
 secs (gint64 s)
@@ -258,7 +253,7 @@ queue_change (MsDispatch *d, gint64 inter)
   if (d->run != NULL)
     d->deferred_inter = d->deferred_inter < 0 ? inter : MIN (d->deferred_inter, inter);
   else
-    ms_sync_timer_queue (&d->timer, inter, now_ms ());
+    ms_sync_timer_queue (&d->timer, inter, ms_time_mono_ms ());
 }
 
 static MsHistoryResult
@@ -310,7 +305,7 @@ static void
 on_sync_done (gpointer data, const MsSyncResult *result)
 {
   MsDispatch *d = data;
-  gint64 now = now_ms ();
+  gint64 now = ms_time_mono_ms ();
   RunKind kind = d->run_kind;
   gboolean ok = !result->failed;
 
@@ -439,7 +434,7 @@ on_start_failed (gpointer data)
   StoreRef *ref = data;
   MsDispatch *d = ref->dispatch;
   d->restart = RESTART_RETRY_WAIT;
-  d->restart_due = now_ms () + retry_delay (&d->start_backoff);
+  d->restart_due = ms_time_mono_ms () + retry_delay (&d->start_backoff);
   step (d);
 }
 
@@ -548,7 +543,7 @@ arm_timer (MsDispatch *d, gint64 now)
 static void
 step (MsDispatch *d)
 {
-  gint64 now = now_ms ();
+  gint64 now = ms_time_mono_ms ();
 
   if (d->dead)
     return;
@@ -620,7 +615,7 @@ ms_dispatch_new (const MsConfig *config, gboolean dry, MsDispatchFatal fatal, gp
   d->poll_due = -1;
   d->restart = RESTART_IDLE;
   d->history = ms_sync_history_new (MS_SYNC_HISTORY_MAX);
-  d->started_wall = g_get_real_time () / G_USEC_PER_SEC;
+  d->started_wall = ms_time_wall_now ();
   if (config->on_synced_argv != NULL && !dry)
     d->hook = ms_hook_new (config);
   if (config->syncer_argv != NULL && !dry)
@@ -675,7 +670,7 @@ ms_dispatch_pending_report (MsDispatch *d)
   }
   if (d->restart == RESTART_IDLE && all_running (d))
     d->clean = TRUE;
-  char *report = ms_status_pending_report (g_get_real_time () / G_USEC_PER_SEC, stores, N_STORES);
+  char *report = ms_status_pending_report (ms_time_wall_now (), stores, N_STORES);
   for (guint i = 0; i < N_STORES; i++)
     g_ptr_array_unref (lists[i]);
   if (d->syncer != NULL) {
@@ -693,13 +688,13 @@ ms_dispatch_pending_report (MsDispatch *d)
 void
 ms_dispatch_wake (MsDispatch *d, MsWakeReason reason, gint64 slept_ms)
 {
-  gint64 now = now_ms ();
+  gint64 now = ms_time_mono_ms ();
   g_autofree char *why = NULL;
 
   if (d->dead)
     return;
   d->wake_reason = reason;
-  d->wake_at = g_get_real_time () / G_USEC_PER_SEC;
+  d->wake_at = ms_time_wall_now ();
   d->wake_slept = reason == MS_WAKE_RESUMED ? slept_ms : 0;
   switch (reason) {
   case MS_WAKE_RESUMED: {
@@ -741,7 +736,7 @@ ms_dispatch_wake (MsDispatch *d, MsWakeReason reason, gint64 slept_ms)
 static gint64
 wall_of (gint64 mono_ms)
 {
-  return (g_get_real_time () / 1000 + (mono_ms - now_ms ())) / 1000;
+  return (g_get_real_time () / 1000 + (mono_ms - ms_time_mono_ms ())) / 1000;
 }
 
 typedef struct {
@@ -788,7 +783,7 @@ watcher_state (const MsDispatch *d, guint i, MsStatusWatcher *w)
 static void
 next_sync (MsDispatch *d, MsStatus *s)
 {
-  gint64 now = now_ms ();
+  gint64 now = ms_time_mono_ms ();
   gboolean restarting = d->restart != RESTART_IDLE || !all_running (d);
   gint64 rem = ms_sync_timer_remaining (&d->timer, now);
 
@@ -840,7 +835,7 @@ ms_dispatch_status_report (MsDispatch *d, gboolean json)
   g_autoptr (GPtrArray) pending1 = name_union (&d->pending[1], 1);
   MsHookState hook = { 0 };
 
-  s.now = g_get_real_time () / G_USEC_PER_SEC;
+  s.now = ms_time_wall_now ();
   s.started = d->started_wall;
   s.pid = getpid ();
   s.config = d->config->filename;

@@ -13,6 +13,7 @@
 #include "line-splitter.h"
 #include "messages.h"
 #include "supervisor.h"
+#include "ms-time.h"
 
 struct MsHook {
   const MsConfig *config;
@@ -41,18 +42,6 @@ static gint
 compare_names (gconstpointer a, gconstpointer b, gpointer unused)
 {
   return strcmp (a, b);
-}
-
-static gint64
-now_ms (void)
-{
-  return g_get_monotonic_time () / 1000;
-}
-
-static gint64
-wall_now (void)
-{
-  return g_get_real_time () / G_USEC_PER_SEC;
 }
 
 MsHook *
@@ -146,7 +135,7 @@ finish_run (MsHook *h, const MsChildExit *st)
 {
   const char *prog = h->config->on_synced_argv[0];
   gboolean ok = !st->signaled && st->code == 0;
-  gint64 secs = (now_ms () - h->started) / 1000;
+  gint64 secs = (ms_time_mono_ms () - h->started) / 1000;
   gint n = h->run_all ? -1 : (gint) h->run_names->len;
 
   if (h->child != NULL)
@@ -156,7 +145,7 @@ finish_run (MsHook *h, const MsChildExit *st)
 
   g_clear_pointer (&h->last_failure, g_free);
   if (!ok) {
-    ms_msg_hook_errored (prog, st, secs, wall_now (), n);
+    ms_msg_hook_errored (prog, st, secs, ms_time_wall_now (), n);
     if (h->timed_out) {
       h->last_failure = g_strdup_printf ("ran longer than sync_timeout (%" G_GINT64_FORMAT "s)",
                                          h->config->sync_timeout);
@@ -165,7 +154,7 @@ finish_run (MsHook *h, const MsChildExit *st)
       h->last_failure = g_strdup (how + 1); /* without its leading space */
     }
   }
-  h->last_ended = wall_now ();
+  h->last_ended = ms_time_wall_now ();
   clear_run (h);
   if (h->queued)
     start_run (h);
@@ -211,7 +200,7 @@ start_run (MsHook *h)
   g_autoptr (GError) error = NULL;
 
   h->running = TRUE;
-  h->started = now_ms ();
+  h->started = ms_time_mono_ms ();
   h->run_all = h->queued_all;
   if (!h->run_all) {
     h->run_names = g_ptr_array_new_full (g_tree_nnodes (h->queued_names), g_free);

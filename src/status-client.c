@@ -15,19 +15,14 @@
 #include <unistd.h>
 
 #include "status-socket.h"
-
-static gint64
-now_ms (void)
-{
-  return g_get_monotonic_time () / 1000;
-}
+#include "ms-time.h"
 
 /* Waits until `fd` is ready for `events` or the deadline passes. */
 static gboolean
 wait_ready (int fd, short events, gint64 deadline)
 {
   for (;;) {
-    gint64 left = deadline - now_ms ();
+    gint64 left = deadline - ms_time_mono_ms ();
     if (left <= 0)
       return FALSE;
     struct pollfd p = { .fd = fd, .events = events };
@@ -58,7 +53,7 @@ ms_status_client_run (const char *config_path, gboolean json)
 {
   g_autoptr (GError) error = NULL;
   g_autofree char *path = ms_status_socket_path (config_path, FALSE, &error);
-  gint64 deadline = now_ms () + MS_STATUS_CLIENT_DEADLINE_MS;
+  gint64 deadline = ms_time_mono_ms () + MS_STATUS_CLIENT_DEADLINE_MS;
   struct sockaddr_un sun = { .sun_family = AF_UNIX };
 
   if (path == NULL) {

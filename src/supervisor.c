@@ -7,6 +7,7 @@
  * cancellable first, because the child may have been freed meanwhile.
  */
 #include "supervisor.h"
+#include "ms-time.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -239,7 +240,7 @@ static gboolean on_deadline (gpointer data);
 static void
 arm_deadline (MsChild *child)
 {
-  gint64 left = child->deadline_ms - g_get_monotonic_time () / 1000;
+  gint64 left = child->deadline_ms - ms_time_mono_ms ();
   child->deadline_source = g_timeout_add ((guint) CLAMP (left, 0, G_MAXINT32), on_deadline, child);
 }
 
@@ -248,7 +249,7 @@ on_deadline (gpointer data)
 {
   MsChild *child = data;
   child->deadline_source = 0;
-  if (g_get_monotonic_time () / 1000 < child->deadline_ms) {
+  if (ms_time_mono_ms () < child->deadline_ms) {
     arm_deadline (child);
     return G_SOURCE_REMOVE;
   }
@@ -264,7 +265,7 @@ ms_child_stop_after (MsChild *child, gint64 timeout_ms, void (*expired) (gpointe
   g_clear_handle_id (&child->deadline_source, g_source_remove);
   if (!child->running)
     return;
-  child->deadline_ms = g_get_monotonic_time () / 1000 + timeout_ms;
+  child->deadline_ms = ms_time_mono_ms () + timeout_ms;
   child->expired = expired;
   arm_deadline (child);
 }

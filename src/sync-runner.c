@@ -10,6 +10,7 @@
 
 #include "messages.h"
 #include "supervisor.h"
+#include "ms-time.h"
 
 struct MsSyncRun {
   const MsConfig *config;
@@ -61,12 +62,6 @@ ms_sync_result_retries (const MsSyncResult *result, const char *name)
   return result->retry == NULL || g_hash_table_contains (result->retry, name);
 }
 
-static gint64
-wall_now (void)
-{
-  return g_get_real_time () / G_USEC_PER_SEC;
-}
-
 static void
 outcome_free (MsNameOutcome *o)
 {
@@ -81,7 +76,7 @@ set_outcome (MsSyncRun *run, const char *name, MsSyncerOutcome outcome, const ch
   MsNameOutcome *o = g_new0 (MsNameOutcome, 1);
   o->outcome = outcome;
   o->reason = outcome == MS_SYNCER_OK ? NULL : g_strdup (reason ? reason : "");
-  o->when = wall_now ();
+  o->when = ms_time_wall_now ();
   g_hash_table_insert (run->outcomes, g_strdup (name ? name : ""), o);
 }
 
@@ -102,7 +97,7 @@ set_all_outcomes (MsSyncRun *run, MsSyncerOutcome outcome, const char *reason)
 static gint64
 elapsed_secs (const MsSyncRun *run)
 {
-  return (g_get_monotonic_time () / 1000 - run->started_mono) / 1000;
+  return (ms_time_mono_ms () - run->started_mono) / 1000;
 }
 
 /* --- the `sync` program ------------------------------------------------------ */
@@ -132,9 +127,9 @@ finish_program (MsSyncRun *run, const MsChildExit *st)
   const MsSyncResult result = { !ok, NULL, run->outcomes };
 
   if (ok)
-    ms_msg_sync_completed (elapsed_secs (run), wall_now (), run->n_mailboxes);
+    ms_msg_sync_completed (elapsed_secs (run), ms_time_wall_now (), run->n_mailboxes);
   else
-    ms_msg_sync_errored (run->config->sync_argv[0], st, elapsed_secs (run), wall_now (),
+    ms_msg_sync_errored (run->config->sync_argv[0], st, elapsed_secs (run), ms_time_wall_now (),
                          run->n_mailboxes);
   /* Last: the callback may free the run. */
   run->done (run->user_data, &result);
@@ -205,10 +200,10 @@ finish_syncer (MsSyncRun *run)
   gint n_failed = all ? run->n_mailboxes : (gint) n_retry;
 
   if (result.failed)
-    ms_msg_syncer_errored (run->config->syncer_argv[0], n_failed, elapsed_secs (run), wall_now (),
+    ms_msg_syncer_errored (run->config->syncer_argv[0], n_failed, elapsed_secs (run), ms_time_wall_now (),
                            run->n_mailboxes);
   else
-    ms_msg_sync_completed (elapsed_secs (run), wall_now (), run->n_mailboxes);
+    ms_msg_sync_completed (elapsed_secs (run), ms_time_wall_now (), run->n_mailboxes);
   /* Last: the callback may free the run. */
   run->done (run->user_data, &result);
 }
@@ -277,7 +272,7 @@ on_dry_done (gpointer data)
   set_all_outcomes (run, MS_SYNCER_OK, NULL);
   const MsSyncResult result = { FALSE, NULL, run->outcomes };
   run->idle_source = 0;
-  ms_msg_sync_completed (elapsed_secs (run), wall_now (), run->n_mailboxes);
+  ms_msg_sync_completed (elapsed_secs (run), ms_time_wall_now (), run->n_mailboxes);
   run->done (run->user_data, &result);
   return G_SOURCE_REMOVE;
 }
@@ -296,8 +291,8 @@ ms_sync_run_start (const MsConfig *config, gboolean dry, MsSyncerLink *link, GPt
     for (guint i = 0; i < names->len; i++)
       g_ptr_array_add (run->names, g_strdup (g_ptr_array_index (names, i)));
   }
-  run->started_mono = g_get_monotonic_time () / 1000;
-  run->started_wall = wall_now ();
+  run->started_mono = ms_time_mono_ms ();
+  run->started_wall = ms_time_wall_now ();
   run->done = done;
   run->user_data = user_data;
 

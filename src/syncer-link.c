@@ -36,6 +36,7 @@
 #include "ms-error.h"
 #include "queue.h"
 #include "supervisor.h"
+#include "ms-time.h"
 
 #define GREETING_WORD "MSWATCH-SYNCER"
 
@@ -265,18 +266,6 @@ request_free (Request *r)
   g_free (r);
 }
 
-static gint64
-now_ms (void)
-{
-  return g_get_monotonic_time () / 1000;
-}
-
-static gint64
-wall_now (void)
-{
-  return g_get_real_time () / G_USEC_PER_SEC;
-}
-
 static const char *
 prog (const MsSyncerLink *link)
 {
@@ -330,7 +319,7 @@ static void
 arm_restart (MsSyncerLink *link)
 {
   g_clear_handle_id (&link->restart_source, g_source_remove);
-  gint64 delay = MAX (link->restart_due - now_ms (), 0);
+  gint64 delay = MAX (link->restart_due - ms_time_mono_ms (), 0);
   link->restart_source = g_timeout_add ((guint) MIN (delay, G_MAXINT32), on_restart, link);
 }
 
@@ -356,7 +345,7 @@ fail_link (MsSyncerLink *link, const char *reason)
   g_clear_handle_id (&link->timeout_source, g_source_remove);
   g_clear_pointer (&link->lines, ms_line_splitter_free);
   g_string_truncate (link->out, 0);
-  link->restart_due = now_ms () + MAX (delay, MS_DISPATCH_MIN_RETRY_MS);
+  link->restart_due = ms_time_mono_ms () + MAX (delay, MS_DISPATCH_MIN_RETRY_MS);
 
   if (link->child != NULL) {
     ms_child_close_output (link->child);
@@ -452,7 +441,7 @@ arm_timeout (MsSyncerLink *link)
   if (oldest == NULL)
     return;
   gint64 due = oldest->sent + link->config->sync_timeout * 1000;
-  gint64 delay = CLAMP (due - now_ms (), 0, G_MAXINT32);
+  gint64 delay = CLAMP (due - ms_time_mono_ms (), 0, G_MAXINT32);
   link->timeout_source = g_timeout_add ((guint) delay, on_timeout, link);
 }
 
@@ -465,7 +454,7 @@ on_timeout (gpointer data)
   link->timeout_source = 0;
   if (oldest == NULL)
     return G_SOURCE_REMOVE;
-  if (now_ms () < oldest->sent + link->config->sync_timeout * 1000) {
+  if (ms_time_mono_ms () < oldest->sent + link->config->sync_timeout * 1000) {
     arm_timeout (link); /* woke early */
     return G_SOURCE_REMOVE;
   }
@@ -491,7 +480,7 @@ static void
 send_request (MsSyncerLink *link, Request *r)
 {
   next_tag (link, r->tag);
-  r->sent = now_ms ();
+  r->sent = ms_time_mono_ms ();
   g_hash_table_insert (link->inflight, r->tag, r);
   if (r->name == NULL || *r->name == '\0')
     g_string_append_printf (link->out, "%s SYNC\n", r->tag);
@@ -579,7 +568,7 @@ take_greeting (MsSyncerLink *link, const char *text, gsize len)
   }
   g_clear_handle_id (&link->greeting_source, g_source_remove);
   link->state = MS_SYNCER_RUNNING;
-  link->since = now_ms ();
+  link->since = ms_time_mono_ms ();
   link->ready (link->ready_data);
 }
 
@@ -663,7 +652,7 @@ on_eof_timeout (gpointer data)
 {
   MsSyncerLink *link = data;
   link->eof_source = 0;
-  ms_msg_syncer_closed (wall_now ());
+  ms_msg_syncer_closed (ms_time_wall_now ());
   fail_link (link, "the syncer closed its output");
   return G_SOURCE_REMOVE;
 }
@@ -717,7 +706,7 @@ on_exited (gpointer data, const MsChildExit *st)
   if (link->generation != generation)
     return; /* the drained output failed the link already */
   if (link->state == MS_SYNCER_GREETING || link->state == MS_SYNCER_RUNNING) {
-    ms_msg_syncer_exited (st, wall_now ());
+    ms_msg_syncer_exited (st, ms_time_wall_now ());
     fail_link (link, "the syncer exited");
   }
 }
@@ -849,7 +838,7 @@ ms_syncer_link_wake (MsSyncerLink *link)
   if (link->state != MS_SYNCER_RESTARTING)
     return;
   ms_backoff_reset (&link->backoff);
-  link->restart_due = now_ms ();
+  link->restart_due = ms_time_mono_ms ();
   if (link->restart_source != 0)
     arm_restart (link); /* the old child is gone: restart now */
 }

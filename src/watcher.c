@@ -5,6 +5,7 @@
 #include "mailbox-name.h"
 #include "messages.h"
 #include "supervisor.h"
+#include "ms-time.h"
 
 #include <stdio.h>
 
@@ -21,12 +22,6 @@ struct MsWatcher {
   char bad_byte;
   gint64 since;
 };
-
-static gint64
-wall_now (void)
-{
-  return g_get_real_time () / G_USEC_PER_SEC;
-}
 
 MsWatcher *
 ms_watcher_new (const char *store, const char *const *argv, const MsWatcherHandlers *handlers,
@@ -146,10 +141,10 @@ on_output (gpointer data, const char *buf, gsize len)
 
   if (len == 0) {
     if (w->state == MS_WATCHER_STARTING) {
-      ms_msg_watcher_closed_at (w->store, wall_now ());
+      ms_msg_watcher_closed_at (w->store, ms_time_wall_now ());
       start_failed (w);
     } else {
-      ms_msg_watcher_closed_by (w->store, wall_now ());
+      ms_msg_watcher_closed_by (w->store, ms_time_wall_now ());
       died (w);
     }
     return;
@@ -162,7 +157,7 @@ on_output (gpointer data, const char *buf, gsize len)
       return;
     }
     w->state = MS_WATCHER_RUNNING;
-    w->since = g_get_monotonic_time () / 1000;
+    w->since = ms_time_mono_ms ();
     w->lines = ms_line_splitter_new (MS_MAILBOX_NAME_MAX);
     buf++;
     len--;
@@ -189,11 +184,11 @@ on_exited (gpointer data, const MsChildExit *st)
      * that as a failed start, not a fatal one. */
     start_failed (w);
   } else if (w->state == MS_WATCHER_STARTING) {
-    ms_msg_watcher_closed_at (w->store, wall_now ());
+    ms_msg_watcher_closed_at (w->store, ms_time_wall_now ());
     start_failed (w);
   } else if (w->state == MS_WATCHER_RUNNING) {
     /* Exited while something else (a grandchild) still holds its stdout. */
-    ms_msg_watcher_exited (w->store, st, wall_now ());
+    ms_msg_watcher_exited (w->store, st, ms_time_wall_now ());
     died (w);
   }
 }
@@ -211,7 +206,7 @@ ms_watcher_start (MsWatcher *w)
   if (w->child == NULL) {
     /* 1.2's child printed this and exited 1, so the parent saw EOF. */
     ms_msg_watcher_spawn_failed (w->argv[0], ms_child_spawn_strerror (error));
-    ms_msg_watcher_closed_at (w->store, wall_now ());
+    ms_msg_watcher_closed_at (w->store, ms_time_wall_now ());
     w->handlers.start_failed (w->user_data);
     return;
   }

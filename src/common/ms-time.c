@@ -16,3 +16,15 @@ ms_time_format (gint64 t)
     return g_strdup_printf ("@%" G_GINT64_FORMAT, t);
   return g_strdup (buf);
 }
+
+gint64
+ms_time_mono_ms (void)
+{
+  return g_get_monotonic_time () / 1000;
+}
+
+gint64
+ms_time_wall_now (void)
+{
+  return g_get_real_time () / G_USEC_PER_SEC;
+}
