@@ -1653,7 +1653,8 @@ ms_sync_fingerprint_check (MsSyncContext *ctx, GPtrArray *boxes, GPtrArray *fing
     if (was == NULL)
       continue;
     /* A Maildir folder that changed needs a sync whatever the server says:
-     * no STATUS for it.  (Looked at again below, after the STATUS.) */
+     * no STATUS for it.  (A change after this look is reported by the
+     * watcher as a request of its own.) */
     gint64 mtime_new, mtime_cur;
     if (!ms_maildir_fingerprint (ctx->maildir, g_ptr_array_index (boxes, i), &mtime_new, &mtime_cur, NULL)
         || !ms_maildir_fingerprint_same (was->mtime_new_ns, mtime_new)
@@ -1686,14 +1687,10 @@ ms_sync_fingerprint_check (MsSyncContext *ctx, GPtrArray *boxes, GPtrArray *fing
   for (guint i = 0; ok && i < boxes->len; i++) {
     const MsSyncFingerprint *was = g_ptr_array_index (fingerprints, i);
     const MsSyncFingerprint *now = &sc.now[i];
-    if (was == NULL || !sc.answered[i] || now->uidvalidity != was->uidvalidity || now->uidnext != was->uidnext
-        || now->messages != was->messages || now->highestmodseq != was->highestmodseq)
-      continue;
-    gint64 mtime_new, mtime_cur;
-    if (!ms_maildir_fingerprint (ctx->maildir, g_ptr_array_index (boxes, i), &mtime_new, &mtime_cur, NULL))
-      continue;
-    g_array_index (same, gboolean, i) = ms_maildir_fingerprint_same (was->mtime_new_ns, mtime_new)
-                                        && ms_maildir_fingerprint_same (was->mtime_cur_ns, mtime_cur);
+    /* Answered: asked for, so its Maildir folder was found unchanged. */
+    g_array_index (same, gboolean, i) = was != NULL && sc.answered[i] && now->uidvalidity == was->uidvalidity
+                                        && now->uidnext == was->uidnext && now->messages == was->messages
+                                        && now->highestmodseq == was->highestmodseq;
   }
   g_hash_table_unref (sc.by_name);
   g_free (sc.now);
