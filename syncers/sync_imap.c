@@ -98,13 +98,13 @@ syncer_use_channel (Syncer *s, const MsMbsyncChannel *channel, GError **error)
 
 /* The sum of a run over several mailboxes. */
 typedef struct {
-  guint total, done;
+  GPtrArray *boxes; /* the run's mailboxes */
+  guint done;
   guint near_changes, far_changes;
   GError *first;          /* the first failure */
   gboolean all_permanent; /* every failure was one that retrying cannot fix */
-  gboolean print_errors;  /* one-shot: each failure on stderr (repeats once) */
+  gboolean print_errors;  /* one-shot: failures on stderr, not the first one again */
   const char *progress_tag; /* --serve: a PROGRESS line per mailbox */
-  GPtrArray *boxes;         /* ... naming the mailbox of a long download */
 } Tally;
 
 /* "120/5000 messages, 3.1 MB of 86.0 MB" (transfer full) */
@@ -134,7 +134,7 @@ on_tally (gpointer data, guint index, const MsSyncResult *r)
       t->first = g_error_copy (r->error);
   }
   if (t->progress_tag != NULL)
-    say ("%s PROGRESS %u/%u mailboxes", t->progress_tag, t->done, t->total);
+    say ("%s PROGRESS %u/%u mailboxes", t->progress_tag, t->done, t->boxes->len);
 }
 
 static void
@@ -186,7 +186,7 @@ run_once (Syncer *s, char **args)
         status = 1;
         continue;
       }
-      Tally tally = { .total = boxes->len, .all_permanent = TRUE, .print_errors = TRUE };
+      Tally tally = { .boxes = boxes, .all_permanent = TRUE, .print_errors = TRUE };
       ms_sync_pool_run (s->pool, boxes, on_tally, NULL, &tally);
       if (tally.first != NULL) {
         status = 1;
@@ -278,7 +278,7 @@ verify_one (Server *srv)
     return FALSE;
   g_autoptr (GPtrArray) boxes = g_ptr_array_new_with_free_func (g_free);
   g_ptr_array_add (boxes, box);
-  Tally tally = { .total = 1, .all_permanent = TRUE };
+  Tally tally = { .boxes = boxes, .all_permanent = TRUE };
   ms_sync_pool_run (srv->pool, boxes, on_tally, NULL, &tally);
   g_clear_error (&tally.first);
   return TRUE;
@@ -311,7 +311,6 @@ serve_all (Server *srv, Request *r)
       if (g_array_index (unchanged, gboolean, i))
         g_ptr_array_remove_index (boxes, i);
     g_debug ("all mailboxes: %u of %u unchanged", all - boxes->len, all);
-    tally.total = boxes->len;
     tally.boxes = boxes;
     ms_sync_pool_run (srv->pool, boxes, on_tally, on_tally_progress, &tally);
     error = g_steal_pointer (&tally.first);
