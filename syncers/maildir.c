@@ -626,8 +626,8 @@ now_ns (void)
 /* How long after a change another change may still get the same directory
  * mtime: two ticks of the coarse clock the kernel stamps with (one could be
  * in progress, one more absorbs jitter). */
-static gint64
-coarse_granule_ns (void)
+gint64
+ms_maildir_fingerprint_settle_ns (void)
 {
   static gsize granule;
   if (g_once_init_enter (&granule)) {
@@ -656,7 +656,7 @@ fingerprint_dir (const char *folder, const char *sub, gint64 now, gint64 *out, G
     return FALSE;
   }
   gint64 mtime = (gint64) st.st_mtim.tv_sec * NS_PER_SEC + st.st_mtim.tv_nsec;
-  gint64 granule = st.st_mtim.tv_nsec == 0 ? NS_PER_SEC : coarse_granule_ns ();
+  gint64 granule = st.st_mtim.tv_nsec == 0 ? NS_PER_SEC : ms_maildir_fingerprint_settle_ns ();
   *out = mtime > now - granule ? MS_MAILDIR_FINGERPRINT_UNSETTLED : mtime;
   return TRUE;
 }

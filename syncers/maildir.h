@@ -182,6 +182,10 @@ MsMaildirScan *ms_maildir_scan (const MsMaildirStore *store, const char *box,
 gboolean ms_maildir_fingerprint (const MsMaildirStore *store, const char *box,
                                  gint64 *mtime_new_ns, gint64 *mtime_cur_ns, GError **error);
 
+/* How long after a change a directory's mtime stays unsettled on a file
+ * system with sub-second timestamps (one with whole seconds: a second). */
+gint64 ms_maildir_fingerprint_settle_ns (void);
+
 /* Whether a directory is unchanged between two fingerprints; compare with
  * this, never with ==. */
 static inline gboolean

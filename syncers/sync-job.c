@@ -1559,9 +1559,10 @@ sync_box (Job *job, GError **error)
   MsSyncCounts *c = job->counts;
   gboolean near_changed = c->pulled || c->flags_near || c->removed_near || job->numbered_max;
   gboolean far_changed = c->pushed || c->flags_far || c->expunged_far;
-  if (!near_changed && !far_changed && job->highestmodseq != 0
-      && job->scan->mtime_new_ns != MS_MAILDIR_FINGERPRINT_UNSETTLED
-      && job->scan->mtime_cur_ns != MS_MAILDIR_FINGERPRINT_UNSETTLED) {
+  gboolean settled = job->scan->mtime_new_ns != MS_MAILDIR_FINGERPRINT_UNSETTLED
+                     && job->scan->mtime_cur_ns != MS_MAILDIR_FINGERPRINT_UNSETTLED;
+  c->fingerprint_unsettled = !near_changed && !far_changed && job->highestmodseq != 0 && !settled;
+  if (!near_changed && !far_changed && job->highestmodseq != 0 && settled) {
     c->have_fingerprint = TRUE;
     c->fingerprint = (MsSyncFingerprint) { job->uidvalidity, job->uidnext, job->exists, job->highestmodseq,
                                            job->scan->mtime_new_ns, job->scan->mtime_cur_ns };

@@ -73,6 +73,10 @@ typedef struct {
    * that finds them so (ms_sync_fingerprint_check) needs no sync at all. */
   gboolean have_fingerprint;
   MsSyncFingerprint fingerprint;
+  /* Changed neither side, but a Maildir directory was modified too
+   * recently to be fingerprinted (MS_MAILDIR_FINGERPRINT_UNSETTLED): a
+   * sync a moment later can leave one. */
+  gboolean fingerprint_unsettled;
 } MsSyncCounts;
 
 /* The IMAP name of a canonical mailbox name: "INBOX" stays, others get the

@@ -18,11 +18,23 @@ struct MsSyncPool {
 
   GMutex lock; /* guards what follows, and the setup's secret */
   GHashTable *fingerprints; /* box -> MsSyncFingerprint* */
-  GHashTable *verify;       /* set of boxes */
+  GHashTable *verify;       /* box -> Verify* */
   guint connect_failures;   /* in a row */
   gint64 next_connect_us;   /* monotonic; no attempt before */
   GError *connect_error;    /* the last failure, repeated during the backoff */
 };
+
+/* A mailbox to sync once more when idle, to leave a fingerprint behind. */
+typedef struct {
+  gint64 due_us; /* monotonic; not before */
+  guint tries;   /* such syncs taken since the last that changed something */
+} Verify;
+
+/* Such syncs before a mailbox is left without a fingerprint: enough for a
+ * file system with whole-second timestamps (where the first finds the
+ * mtimes still unsettled), few enough that a folder written to without
+ * pause, or one whose sync keeps failing, costs no endless syncs. */
+#define MS_SYNC_POOL_VERIFY_TRIES 3
 
 static void conn_drop (Conn *c);
 
@@ -35,7 +47,7 @@ ms_sync_pool_new (MsChannelSetup *setup, guint connections, gboolean force)
   pool->n_conns = CLAMP (connections, 1, MS_SYNC_POOL_CONNECTIONS_MAX);
   g_mutex_init (&pool->lock);
   pool->fingerprints = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  pool->verify = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  pool->verify = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   return pool;
 }
 
@@ -153,6 +165,30 @@ typedef struct {
 
 static void on_progress (gpointer data, const MsSyncProgress *progress);
 
+/* After a sync that left no fingerprint: synced once more when idle, once
+ * the Maildir's mtimes have settled.  Only after a sync that changed
+ * something or found the Maildir unsettled (one that changed nothing and
+ * still left none will not do better a moment later), and only where there
+ * can be one (the server has CONDSTORE).  Called with the lock held. */
+static void
+schedule_verify (MsSyncPool *pool, Conn *c, const char *box, const MsSyncCounts *counts)
+{
+  gboolean changed = counts->pulled || counts->pushed || counts->flags_near || counts->flags_far
+                     || counts->removed_near || counts->expunged_far;
+  Verify *v = g_hash_table_lookup (pool->verify, box);
+  if (!(changed || counts->fingerprint_unsettled) || !ms_imap_client_has_cap (c->imap, "CONDSTORE")) {
+    g_hash_table_remove (pool->verify, box);
+    return;
+  }
+  guint tries = v != NULL && !changed ? v->tries : 0;
+  /* The first waits for the mtimes to settle; a whole-second file system
+   * still shows them unsettled then, so the later ones wait a second. */
+  gint64 wait_us = tries == 0 ? ms_maildir_fingerprint_settle_ns () / 1000 : G_USEC_PER_SEC;
+  v = g_new (Verify, 1);
+  *v = (Verify) { g_get_monotonic_time () + wait_us, tries };
+  g_hash_table_insert (pool->verify, g_strdup (box), v);
+}
+
 static gboolean
 sync_one (MsSyncPool *pool, Conn *c, const char *box, Place *place, MsSyncResult *result, GError **error)
 {
@@ -173,16 +209,7 @@ sync_one (MsSyncPool *pool, Conn *c, const char *box, Place *place, MsSyncResult
                          g_memdup2 (&counts.fingerprint, sizeof counts.fingerprint));
   } else {
     g_hash_table_remove (pool->fingerprints, box);
-    /* Synced once more when idle, to leave a fingerprint behind: only
-     * after a sync that changed something (a sync that changed nothing
-     * and still left none will not do better a moment later), and only
-     * where there can be one (the server has CONDSTORE). */
-    gboolean changed = counts.pulled || counts.pushed || counts.flags_near || counts.flags_far
-                       || counts.removed_near || counts.expunged_far;
-    if (changed && ms_imap_client_has_cap (c->imap, "CONDSTORE"))
-      g_hash_table_add (pool->verify, g_strdup (box));
-    else
-      g_hash_table_remove (pool->verify, box);
+    schedule_verify (pool, c, box, &counts);
   }
   g_mutex_unlock (&pool->lock);
   c->served = TRUE;
@@ -191,9 +218,9 @@ sync_one (MsSyncPool *pool, Conn *c, const char *box, Place *place, MsSyncResult
   c->selected = g_strdup (box);
   result->near_changes = counts.pulled + counts.flags_near + counts.removed_near;
   result->far_changes = counts.pushed + counts.flags_far + counts.expunged_far;
-  g_debug ("%s: %u pulled, %u pushed, %u/%u flags, %u removed, %u expunged%s", box, counts.pulled,
+  g_debug ("%s: %u pulled, %u pushed, %u/%u flags, %u removed, %u expunged%s%s", box, counts.pulled,
            counts.pushed, counts.flags_near, counts.flags_far, counts.removed_near, counts.expunged_far,
-           counts.far_unchanged ? " (server unchanged)" : "");
+           counts.far_unchanged ? " (server unchanged)" : "", counts.have_fingerprint ? " [fingerprint]" : "");
   return TRUE;
 }
 
@@ -429,16 +456,29 @@ ms_sync_pool_unchanged (MsSyncPool *pool, GPtrArray *boxes)
 }
 
 char *
-ms_sync_pool_take_verify (MsSyncPool *pool)
+ms_sync_pool_take_verify (MsSyncPool *pool, gint64 *next_due_us)
 {
+  gint64 now = g_get_monotonic_time ();
+  char *due = NULL;
+  *next_due_us = G_MAXINT64;
   g_mutex_lock (&pool->lock);
   GHashTableIter it;
-  gpointer key = NULL;
+  gpointer key, value;
   g_hash_table_iter_init (&it, pool->verify);
-  if (g_hash_table_iter_next (&it, &key, NULL)) {
-    key = g_strdup (key);
-    g_hash_table_iter_remove (&it);
+  while (due == NULL && g_hash_table_iter_next (&it, &key, &value)) {
+    Verify *v = value;
+    if (v->due_us > now) {
+      *next_due_us = MIN (*next_due_us, v->due_us);
+    } else if (v->tries >= MS_SYNC_POOL_VERIFY_TRIES) {
+      g_hash_table_iter_remove (&it);
+    } else {
+      /* Left in the set: the sync's outcome reschedules or removes it;
+       * if it never gets that far, this is the retry. */
+      v->tries++;
+      v->due_us = now + G_USEC_PER_SEC;
+      due = g_strdup (key);
+    }
   }
   g_mutex_unlock (&pool->lock);
-  return key;
+  return due;
 }

@@ -72,6 +72,9 @@ void ms_sync_pool_run (MsSyncPool *pool, GPtrArray *boxes, MsSyncDoneFn done, Ms
  * could be checked (then every box needs a sync). */
 GArray *ms_sync_pool_unchanged (MsSyncPool *pool, GPtrArray *boxes);
 
-/* A mailbox whose last sync changed something, to be synced once more when
- * nothing else is waiting; NULL when there is none. (transfer full) */
-char *ms_sync_pool_take_verify (MsSyncPool *pool);
+/* A mailbox whose last sync left no fingerprint (it changed something, or
+ * found the Maildir too freshly modified), due to be synced once more when
+ * nothing else is waiting; NULL when none is due yet, and then
+ * `next_due_us` is when the next one will be (monotonic; G_MAXINT64 for
+ * none). (transfer full) */
+char *ms_sync_pool_take_verify (MsSyncPool *pool, gint64 *next_due_us);

@@ -268,12 +268,13 @@ answer_unchanged (Server *srv)
   }
 }
 
-/* With nothing waiting: syncs once more a mailbox whose last sync changed
- * something, answering nobody.  FALSE when there is none. */
+/* With nothing waiting: syncs once more a mailbox whose last sync left no
+ * fingerprint, answering nobody.  FALSE when none is due before
+ * `*next_due_us` (monotonic). */
 static gboolean
-verify_one (Server *srv)
+verify_one (Server *srv, gint64 *next_due_us)
 {
-  char *box = ms_sync_pool_take_verify (srv->pool);
+  char *box = ms_sync_pool_take_verify (srv->pool, next_due_us);
   if (box == NULL)
     return FALSE;
   g_autoptr (GPtrArray) boxes = g_ptr_array_new_with_free_func (g_free);
@@ -410,9 +411,15 @@ serve_thread (gpointer data)
       Request *r = g_async_queue_try_pop (srv->queue);
       if (r == NULL) {
         /* Idle: first the mailboxes to look at once more, then wait. */
-        if (verify_one (srv))
+        gint64 next_due_us;
+        if (verify_one (srv, &next_due_us))
           continue;
-        r = g_async_queue_pop (srv->queue);
+        if (next_due_us == G_MAXINT64)
+          r = g_async_queue_pop (srv->queue);
+        else
+          r = g_async_queue_timeout_pop (srv->queue, (guint64) MAX (next_due_us - g_get_monotonic_time (), 0));
+        if (r == NULL)
+          continue;
       }
       g_queue_push_tail (&srv->held, r);
     }
