@@ -131,6 +131,7 @@ typedef struct {
   GHashTable *pull_flags;     /* far uid -> flags */
   MsMaildirDelivery *delivery;
   gboolean pending_cr;        /* the last streamed byte was a CR */
+  gboolean journal_unsynced;  /* pulls: bodies arriving now are dropped */
   guint32 numbered_max;       /* highest UID given to a message that had none */
   GArray *delivered;          /* DeliveredPull: in place, pair not yet recorded */
   GError *deferred;           /* first error inside a callback */
@@ -453,6 +454,8 @@ sink_begin (const MsImapLiteralInfo *info, gpointer data)
     return FALSE;
   if (job->delivery != NULL)
     ms_maildir_delivery_abort (g_steal_pointer (&job->delivery));
+  if (job->journal_unsynced)
+    return TRUE; /* read and dropped: nothing may carry a reserved UID */
   GError *error = NULL;
   job->delivery = ms_maildir_delivery_begin (job->ctx->maildir, job->box, &error);
   job->pending_cr = FALSE;
@@ -659,13 +662,28 @@ do_pulls (Job *job, const MsSyncPlan *plan, GError **error)
     g_hash_table_insert (job->pull_flags, GUINT_TO_POINTER (a->far_uid), GUINT_TO_POINTER (a->flags));
     near++;
   }
-  if (!ms_sync_journal_sync (job->state_file, error))
-    return FALSE;
+  /* The FETCH goes out before the journal is synced, so that the server
+   * answers while the disk works: the answers are read only after the
+   * sync, and no file gets a reserved UID before the journal that names
+   * it is durable. */
   MsImapParser *parser = ms_imap_client_parser (job->ctx->imap);
   static const MsImapLiteralSink sink = { sink_begin, sink_data, sink_end };
+  g_autoptr (GPtrArray) tags = g_ptr_array_new_with_free_func (g_free);
+  GError *send_error = NULL;
+  gboolean sent = send_per_set (job->ctx->imap, uids, "UID FETCH", "(UID BODY.PEEK[])", tags, &send_error);
+  GError *sync_error = NULL;
+  job->journal_unsynced = !ms_sync_journal_sync (job->state_file, &sync_error);
   ms_imap_parser_set_literal_sink (parser, &sink, job);
-  gboolean ok = run_per_set (job->ctx->imap, uids, "UID FETCH", "(UID BODY.PEEK[])", on_pull_fetch, job, error);
+  /* What was sent is waited for even when a later send failed. */
+  gboolean ok = wait_all (job->ctx->imap, tags, on_pull_fetch, job, sent ? error : NULL) && sent;
   ms_imap_parser_set_literal_sink (parser, NULL, NULL);
+  if (send_error != NULL)
+    g_propagate_error (error, send_error);
+  if (sync_error != NULL) {
+    g_clear_error (error);
+    g_propagate_error (error, sync_error);
+    return FALSE;
+  }
   if (job->delivery != NULL)
     ms_maildir_delivery_abort (g_steal_pointer (&job->delivery));
   /* What arrived is kept even when the FETCH failed halfway. */
