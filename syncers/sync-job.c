@@ -133,6 +133,7 @@ typedef struct {
   gboolean pending_cr;        /* the last streamed byte was a CR */
   gboolean journal_unsynced;  /* pulls: bodies arriving now are dropped */
   guint32 numbered_max;       /* highest UID given to a message that had none */
+  guint32 pulled_max;         /* highest Maildir UID of a pulled message */
   GArray *delivered;          /* DeliveredPull: in place, pair not yet recorded */
   GError *deferred;           /* first error inside a callback */
   MsSyncProgress progress;
@@ -559,6 +560,7 @@ record_deliveries (Job *job, GError **error)
     const DeliveredPull *dp = &g_array_index (job->delivered, DeliveredPull, i);
     if (!ms_sync_state_file_pair (job->state_file, dp->far_uid, dp->near_uid, dp->flags, error))
       return FALSE;
+    job->pulled_max = MAX (job->pulled_max, dp->near_uid);
     job->counts->pulled++;
   }
   g_array_set_size (job->delivered, 0);
@@ -1567,7 +1569,12 @@ sync_box (Job *job, GError **error)
   g_hash_table_iter_init (&it, job->pull_near_uid);
   while (g_hash_table_iter_next (&it, &far_uid, NULL))
     state->max_pulled = MIN (state->max_pulled, GPOINTER_TO_UINT (far_uid) - 1);
-  state->max_pushed = MAX (plan->max_pushed, job->numbered_max);
+  /* Where the next run's plan would put MaxPushedUid, so that it need not
+   * commit again for that alone. */
+  guint32 raise = MAX (job->numbered_max, ctx->policy.push_new ? job->pulled_max : 0);
+  if (plan->near_hold != 0)
+    raise = MIN (raise, plan->near_hold - 1);
+  state->max_pushed = MAX (plan->max_pushed, raise);
   /* What SELECT saw, before our own changes: the next run lists from there,
    * so no change by anyone else in between can be missed. */
   state->far_highestmodseq = job->highestmodseq;

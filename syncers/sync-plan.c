@@ -259,6 +259,7 @@ plan_near_unpaired (Planner *p)
     considered = MAX (considered, m->uid);
   }
   plan->max_pushed = hold ? MAX (max_pushed, MIN (considered, hold - 1)) : considered;
+  plan->near_hold = hold;
 }
 
 MsSyncPlan *

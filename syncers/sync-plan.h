@@ -133,8 +133,11 @@ typedef struct {
    * interrupted run tries again): the highest UID considered for copying,
    * kept below a T message that stays unpushed in the Maildir.  Unchanged
    * without Pull New / Push New.  The sync job also raises max_pushed over
-   * the UIDs it gives messages that had none. */
+   * the UIDs it gives messages that had none and, with Push New, over
+   * those of the messages it pulls (as the next run's plan would, seeing
+   * them paired), but never to near_hold or above. */
   guint32 max_pulled, max_pushed;
+  guint32 near_hold; /* the lowest such T message's UID; 0: none */
 } MsSyncPlan;
 
 void ms_sync_plan_free (MsSyncPlan *plan);

@@ -17,7 +17,7 @@
 
 dovecot_available
 
-plan 121
+plan 123
 
 if ! dovecot_setup; then
   echo "Bail out! the Dovecot fixture did not start"
@@ -71,6 +71,12 @@ sync_same "... INBOX agrees on both sides" "$(sync_local "$M/INBOX")" "$(sync_se
 sync_same "... box01 agrees on both sides" "$(sync_local "$M/box01")" "$(sync_server box01)"
 check "... the pushed message got its UID in the file name" \
   sh -c 'case "$1" in *,U=[0-9]*) exit 0 ;; esac; exit 1' x "$(sync_local_file "$M/box01" "$near_new")"
+# The pull leaves the state the next run's plan would compute (MaxPushedUid
+# over the pulled message too), so that run has nothing to commit.
+state_inode=$(stat -c %i "$M/INBOX/.mbsyncstate")
+sync_run "$T_DIR/new-again.log" -V -c "$RC" c
+sync_exit_is "the run after it exits 0" 0
+is "... and leaves INBOX's state file alone" "$(stat -c %i "$M/INBOX/.mbsyncstate")" "$state_inode"
 
 # --- flags both ways, and conflicts -------------------------------------------------
 # Six messages of INBOX, A..F.  E and F start out seen on both sides.

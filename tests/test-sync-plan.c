@@ -223,6 +223,8 @@ render (const MsSyncPlan *plan, const MsMaildirScan *scan, gboolean with_max)
   g_assert_cmpuint (plan->n_expunge_far, ==, n[MS_ACTION_EXPUNGE_FAR]);
   if (with_max)
     g_string_append_printf (out, "%smax %u %u", out->len ? " | " : "| ", plan->max_pulled, plan->max_pushed);
+  if (with_max && plan->near_hold != 0)
+    g_string_append_printf (out, " hold %u", plan->near_hold);
   return g_string_free (out, FALSE);
 }
 
@@ -278,7 +280,7 @@ check_cases (const PlanCase *cases, gsize n)
 static const PlanCase new_cases[] = {
   { "nothing at all", "", NULL, "", "0 0", "all", "| max 0 0" },
   { "empty state: everything is new both ways", "1 2:S 3:T", NULL, "0 5:F 6:T", "0 0", "all",
-    "pull 1 -; pull 2 S; pull 3 T; push n0 -; push n1 F | max 3 5" },
+    "pull 1 -; pull 2 S; pull 3 T; push n0 -; push n1 F | max 3 5 hold 6" },
   { "new on the server, above max_pulled", "1 2 3:FS", NULL, "1 2", "2 2 | 1 1 ,2 2 ", "all",
     "pull 3 FS | max 3 2" },
   { "at or below max_pulled and unpaired: never pulled again (mbsync)", "1 2 3", NULL, "1", "3 1 | 1 1 ",
@@ -291,7 +293,7 @@ static const PlanCase new_cases[] = {
   { "Deleted-flag Maildir messages are not pushed", "", NULL, "0:T 0:ST 0:S", "0 0", "all",
     "push n2 S | max 0 0" },
   { "a kept T message with a UID holds max_pushed below it", "", NULL, "4:T 5 6", "0 3", "all",
-    "push n1 -; push n2 - | max 0 3" },
+    "push n1 -; push n2 - | max 0 3 hold 4" },
   { "expunge-near removes unpaired T messages, new or old", "", NULL, "0:T 2:T 5:ST 6", "0 3", "all expunge-near",
     "remove n0; remove n1; remove n2; push n3 - | max 0 6" },
   { "a \\Deleted server message is pulled when nothing is expunged", "5:T", NULL, "", "4 0", "all",
