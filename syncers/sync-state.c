@@ -969,38 +969,23 @@ static gboolean
 replace_file (const char *path, const char *text, gboolean do_fsync, GError **error)
 {
   g_autofree char *tmp = g_strconcat (path, ".new-ng", NULL);
-  int fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0600);
+  /* Overwritten, not truncated first: the blocks it has are reused. */
+  int fd = open (tmp, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
   if (fd < 0) {
     set_errno_error (error, errno, "cannot write", tmp);
     return FALSE;
   }
-  gsize len = strlen (text);
-  const char *p = text;
-  while (len > 0) {
-    ssize_t n = write (fd, p, len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0) {
-      int e = n < 0 ? errno : EIO;
-      close (fd);
-      unlink (tmp);
-      set_errno_error (error, e, "writing", tmp);
-      return FALSE;
-    }
-    p += n;
-    len -= (gsize) n;
-  }
-  if ((do_fsync && fdatasync (fd) < 0) || close (fd) < 0) {
-    int e = errno;
+  int e = ms_fd_rewrite_and_close (fd, text, strlen (text), do_fsync);
+  if (e != 0) {
     unlink (tmp);
-    set_errno_error (error, e, "cannot commit", path);
+    set_errno_error (error, e, "writing", tmp);
     return FALSE;
   }
   int r = renameat2 (AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE);
   if (r < 0 && (errno == ENOENT || errno == EINVAL || errno == ENOSYS))
     r = rename (tmp, path);
   if (r < 0) {
-    int e = errno;
+    e = errno;
     unlink (tmp);
     set_errno_error (error, e, "cannot commit", path);
     return FALSE;

@@ -867,6 +867,17 @@ test_file_commit_atomic (Fixture *f, gconstpointer data)
   g_autofree char *scratch = read_text (tmp);
   g_assert_cmpstr (scratch, ==, before);
   g_assert_true (journal_empty (journal));
+
+  /* The next commit overwrites the scratch file in place: what was longer
+   * there is cut off. */
+  g_autofree char *junk = g_strnfill (8192, 'x');
+  g_assert_true (g_file_set_contents (tmp, junk, -1, NULL));
+  g_assert_true (ms_sync_state_file_pair (file, 3, 3, 0, &error));
+  g_assert_true (ms_sync_state_file_commit (file, &error));
+  g_assert_no_error (error);
+  g_autofree char *last = read_text (f->path);
+  g_assert_true (g_str_has_suffix (last, "\n\n1 1 \n2 2 \n3 3 \n"));
+  g_assert_null (strstr (last, "xxx"));
 }
 
 /* Another process holds the lock: opening fails at once, and works once it

@@ -47,11 +47,14 @@ ms_fd_fill_std (gboolean stdout_too)
 int
 ms_fd_rewrite_and_close (int fd, const char *text, gsize len, gboolean datasync)
 {
-  ssize_t n;
-  do
-    n = pwrite (fd, text, len, 0);
-  while (n < 0 && errno == EINTR);
-  int e = n < 0 ? errno : n != (ssize_t) len ? EIO : 0;
+  int e = 0;
+  for (gsize done = 0; e == 0 && done < len;) {
+    ssize_t n = pwrite (fd, text + done, len - done, (off_t) done);
+    if (n < 0 && errno == EINTR)
+      continue;
+    e = n < 0 ? errno : n == 0 ? EIO : 0;
+    done += n > 0 ? (gsize) n : 0;
+  }
   if (e == 0 && ftruncate (fd, (off_t) len) < 0)
     e = errno;
   if (e == 0 && datasync && fdatasync (fd) < 0)

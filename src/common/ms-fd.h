@@ -19,5 +19,8 @@ gboolean ms_fd_fill_std (gboolean stdout_too);
  * `len` bytes of `text`, in place (pwrite at 0, then truncate; no new
  * inode), fdatasync()s it when `datasync`, and closes fd in every case.
  * For files of a few dozen bytes, which a crash leaves old or new (a disk
- * writes a sector whole).  Returns 0 or the errno of the first failure. */
+ * writes a sector whole), and for scratch files of any size that are
+ * renamed into place only after it returned 0 (their blocks are reused,
+ * none freed and allocated again).  Returns 0 or the errno of the first
+ * failure. */
 int ms_fd_rewrite_and_close (int fd, const char *text, gsize len, gboolean datasync);
