@@ -1651,7 +1651,7 @@ on_status (const MsImapResponse *r, gpointer data)
 
 GArray *
 ms_sync_fingerprint_check (MsSyncContext *ctx, GPtrArray *boxes, GPtrArray *fingerprints, gboolean unselect,
-                           GError **error)
+                           gboolean server_only, GError **error)
 {
   GArray *same = g_array_sized_new (FALSE, TRUE, sizeof (gboolean), boxes->len);
   g_array_set_size (same, boxes->len);
@@ -1682,9 +1682,10 @@ ms_sync_fingerprint_check (MsSyncContext *ctx, GPtrArray *boxes, GPtrArray *fing
      * no STATUS for it.  (A change after this look is reported by the
      * watcher as a request of its own.) */
     gint64 mtime_new, mtime_cur;
-    if (!ms_maildir_fingerprint (ctx->maildir, g_ptr_array_index (boxes, i), &mtime_new, &mtime_cur, NULL)
-        || !ms_maildir_fingerprint_same (was->mtime_new_ns, mtime_new)
-        || !ms_maildir_fingerprint_same (was->mtime_cur_ns, mtime_cur))
+    if (!server_only
+        && (!ms_maildir_fingerprint (ctx->maildir, g_ptr_array_index (boxes, i), &mtime_new, &mtime_cur, NULL)
+            || !ms_maildir_fingerprint_same (was->mtime_new_ns, mtime_new)
+            || !ms_maildir_fingerprint_same (was->mtime_cur_ns, mtime_cur)))
       continue;
     g_autoptr (GError) local = NULL;
     char *far = ms_sync_far_name (ctx, delim, g_ptr_array_index (boxes, i), &local);
@@ -1713,7 +1714,8 @@ ms_sync_fingerprint_check (MsSyncContext *ctx, GPtrArray *boxes, GPtrArray *fing
   for (guint i = 0; ok && i < boxes->len; i++) {
     const MsSyncFingerprint *was = g_ptr_array_index (fingerprints, i);
     const MsSyncFingerprint *now = &sc.now[i];
-    /* Answered: asked for, so its Maildir folder was found unchanged. */
+    /* Answered: asked for, so its Maildir folder was found unchanged (or
+     * not looked at). */
     g_array_index (same, gboolean, i) = was != NULL && sc.answered[i] && now->uidvalidity == was->uidvalidity
                                         && now->uidnext == was->uidnext && now->messages == was->messages
                                         && now->highestmodseq == was->highestmodseq;

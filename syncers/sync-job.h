@@ -98,6 +98,7 @@ gboolean ms_sync_box (MsSyncContext *ctx, const char *box, MsSyncCounts *counts,
  * gboolean, TRUE where both sides are unchanged, so that the box needs no
  * sync.  STATUS of the selected mailbox is not reliable: with `unselect`
  * (the server must offer UNSELECT) the mailbox is closed first, in the
- * same round trip; else the caller must leave it out. */
+ * same round trip; else the caller must leave it out.  With `server_only`
+ * the Maildir folders are not looked at. */
 GArray *ms_sync_fingerprint_check (MsSyncContext *ctx, GPtrArray *boxes, GPtrArray *fingerprints,
-                                   gboolean unselect, GError **error);
+                                   gboolean unselect, gboolean server_only, GError **error);

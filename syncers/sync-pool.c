@@ -26,8 +26,9 @@ struct MsSyncPool {
 
 /* A mailbox to sync once more when idle, to leave a fingerprint behind. */
 typedef struct {
-  gint64 due_us; /* monotonic; not before */
-  guint tries;   /* such syncs taken since the last that changed something */
+  gint64 due_us;         /* monotonic; not before */
+  guint tries;           /* such syncs taken since the last that changed something */
+  gboolean status_first; /* a recheck: synced only if STATUS shows a change */
 } Verify;
 
 /* Such syncs before a mailbox is left without a fingerprint: enough for a
@@ -185,8 +186,28 @@ schedule_verify (MsSyncPool *pool, Conn *c, const char *box, const MsSyncCounts 
    * still shows them unsettled then, so the later ones wait a second. */
   gint64 wait_us = tries == 0 ? ms_maildir_fingerprint_settle_ns () / 1000 : G_USEC_PER_SEC;
   v = g_new (Verify, 1);
-  *v = (Verify) { g_get_monotonic_time () + wait_us, tries };
+  *v = (Verify) { g_get_monotonic_time () + wait_us, tries, FALSE };
   g_hash_table_insert (pool->verify, g_strdup (box), v);
+}
+
+static guint recheck_ms = MS_SYNC_POOL_RECHECK_MS;
+
+void
+ms_sync_pool_set_recheck_ms (guint ms)
+{
+  recheck_ms = ms;
+}
+
+void
+ms_sync_pool_recheck (MsSyncPool *pool, const char *box)
+{
+  g_mutex_lock (&pool->lock);
+  if (!g_hash_table_contains (pool->verify, box)) {
+    Verify *v = g_new (Verify, 1);
+    *v = (Verify) { g_get_monotonic_time () + (gint64) recheck_ms * 1000, 0, TRUE };
+    g_hash_table_insert (pool->verify, g_strdup (box), v);
+  }
+  g_mutex_unlock (&pool->lock);
 }
 
 static gboolean
@@ -418,7 +439,7 @@ ms_sync_pool_channel_boxes (MsSyncPool *pool, GError **error)
 /* --- the resident's memory ---------------------------------------------------------------- */
 
 GArray *
-ms_sync_pool_unchanged (MsSyncPool *pool, GPtrArray *boxes)
+ms_sync_pool_unchanged (MsSyncPool *pool, GPtrArray *boxes, gboolean server_only)
 {
   Conn *c = main_conn (pool);
   g_autoptr (GPtrArray) known = g_ptr_array_new_with_free_func (g_free);
@@ -445,7 +466,7 @@ ms_sync_pool_unchanged (MsSyncPool *pool, GPtrArray *boxes)
   MsSyncContext ctx;
   ms_channel_setup_context (pool->setup, c->imap, &ctx);
   g_autoptr (GError) error = NULL;
-  GArray *same = ms_sync_fingerprint_check (&ctx, boxes, known, unselect, &error);
+  GArray *same = ms_sync_fingerprint_check (&ctx, boxes, known, unselect, server_only, &error);
   if (same == NULL) {
     g_debug ("fingerprint check: %s", error->message);
     conn_drop (c);
@@ -456,7 +477,7 @@ ms_sync_pool_unchanged (MsSyncPool *pool, GPtrArray *boxes)
 }
 
 char *
-ms_sync_pool_take_verify (MsSyncPool *pool, gint64 *next_due_us)
+ms_sync_pool_take_verify (MsSyncPool *pool, gboolean *status_first, gint64 *next_due_us)
 {
   gint64 now = g_get_monotonic_time ();
   char *due = NULL;
@@ -469,6 +490,10 @@ ms_sync_pool_take_verify (MsSyncPool *pool, gint64 *next_due_us)
     Verify *v = value;
     if (v->due_us > now) {
       *next_due_us = MIN (*next_due_us, v->due_us);
+    } else if (v->status_first) {
+      *status_first = TRUE;
+      due = g_strdup (key);
+      g_hash_table_iter_remove (&it); /* once */
     } else if (v->tries >= MS_SYNC_POOL_VERIFY_TRIES) {
       g_hash_table_iter_remove (&it);
     } else {
@@ -476,6 +501,7 @@ ms_sync_pool_take_verify (MsSyncPool *pool, gint64 *next_due_us)
        * if it never gets that far, this is the retry. */
       v->tries++;
       v->due_us = now + G_USEC_PER_SEC;
+      *status_first = FALSE;
       due = g_strdup (key);
     }
   }

@@ -67,14 +67,32 @@ void ms_sync_pool_run (MsSyncPool *pool, GPtrArray *boxes, MsSyncDoneFn done, Ms
                        gpointer data);
 
 /* The resident's fast path: for each of `boxes` (canonical names; "" for
- * none), TRUE when its fingerprint is known and both sides still match it,
- * found with one pipelined STATUS round trip for all.  NULL when nothing
- * could be checked (then every box needs a sync). */
-GArray *ms_sync_pool_unchanged (MsSyncPool *pool, GPtrArray *boxes);
+ * none), TRUE when its fingerprint is known and both sides still match it
+ * (with `server_only`: the server's side), found with one pipelined STATUS
+ * round trip for all.  NULL when nothing could be checked (then every box
+ * needs a sync). */
+GArray *ms_sync_pool_unchanged (MsSyncPool *pool, GPtrArray *boxes, gboolean server_only);
 
-/* A mailbox whose last sync left no fingerprint (it changed something, or
- * found the Maildir too freshly modified), due to be synced once more when
- * nothing else is waiting; NULL when none is due yet, and then
- * `next_due_us` is when the next one will be (monotonic; G_MAXINT64 for
- * none). (transfer full) */
-char *ms_sync_pool_take_verify (MsSyncPool *pool, gint64 *next_due_us);
+/* A mailbox to look at once more when nothing else is waiting, due now:
+ * one whose last sync left no fingerprint (it changed something, or found
+ * the Maildir too freshly modified), to be synced; or one asked for by
+ * ms_sync_pool_recheck, then `*status_first` is set: to be synced only if
+ * ms_sync_pool_unchanged says it changed.  NULL when none is due yet, and
+ * then `next_due_us` is when the next one will be (monotonic; G_MAXINT64
+ * for none). (transfer full) */
+char *ms_sync_pool_take_verify (MsSyncPool *pool, gboolean *status_first, gint64 *next_due_us);
+
+/* How long after a request found `box` unchanged by STATUS to look once
+ * more (ms_sync_pool_recheck): a server can answer STATUS from an index
+ * that lags a few milliseconds behind a change another session is
+ * committing (Dovecot's mailbox list index), while a watcher of the
+ * server's Maildir already reported the new file.  Well above that lag,
+ * well below what a user would notice as a delay. */
+#define MS_SYNC_POOL_RECHECK_MS 200
+
+/* Looks at `box` once more MS_SYNC_POOL_RECHECK_MS from now, when idle,
+ * unless something is already due for it. */
+void ms_sync_pool_recheck (MsSyncPool *pool, const char *box);
+
+/* Test knob: the delay of ms_sync_pool_recheck, for every pool. */
+void ms_sync_pool_set_recheck_ms (guint ms);

@@ -253,13 +253,16 @@ answer_unchanged (Server *srv)
   }
   if (!any)
     return;
-  g_autoptr (GArray) same = ms_sync_pool_unchanged (srv->pool, boxes);
+  g_autoptr (GArray) same = ms_sync_pool_unchanged (srv->pool, boxes, FALSE);
   if (same == NULL)
     return;
   GList *l = srv->held.head;
   for (guint i = 0; l != NULL; i++) {
     GList *next = l->next;
     if (g_array_index (same, gboolean, i)) {
+      /* Something was reported changed and STATUS says nothing did: the
+       * server may not show it yet (see MS_SYNC_POOL_RECHECK_MS). */
+      ms_sync_pool_recheck (srv->pool, g_ptr_array_index (boxes, i));
       answer (l->data, TRUE, 0, 0, FALSE, NULL);
       request_free (l->data);
       g_queue_delete_link (&srv->held, l);
@@ -274,11 +277,20 @@ answer_unchanged (Server *srv)
 static gboolean
 verify_one (Server *srv, gint64 *next_due_us)
 {
-  char *box = ms_sync_pool_take_verify (srv->pool, next_due_us);
+  gboolean status_first = FALSE;
+  char *box = ms_sync_pool_take_verify (srv->pool, &status_first, next_due_us);
   if (box == NULL)
     return FALSE;
   g_autoptr (GPtrArray) boxes = g_ptr_array_new_with_free_func (g_free);
   g_ptr_array_add (boxes, box);
+  if (status_first) {
+    /* The Maildir side reports its own changes. */
+    g_autoptr (GArray) same = ms_sync_pool_unchanged (srv->pool, boxes, TRUE);
+    gboolean changed = same == NULL || !g_array_index (same, gboolean, 0);
+    g_debug ("%s: looked at once more: %s", box, changed ? "changed" : "unchanged");
+    if (!changed)
+      return TRUE;
+  }
   Tally tally = { .boxes = boxes, .all_permanent = TRUE };
   ms_sync_pool_run (srv->pool, boxes, on_tally, NULL, &tally);
   g_clear_error (&tally.first);
@@ -306,7 +318,7 @@ serve_all (Server *srv, Request *r)
   if (boxes != NULL) {
     /* What is unchanged since its last sync needs none (one STATUS round
      * trip for all): a periodic sync of an idle account costs two. */
-    g_autoptr (GArray) unchanged = ms_sync_pool_unchanged (srv->pool, boxes);
+    g_autoptr (GArray) unchanged = ms_sync_pool_unchanged (srv->pool, boxes, FALSE);
     guint all = boxes->len;
     for (guint i = boxes->len; unchanged != NULL && i-- > 0;)
       if (g_array_index (unchanged, gboolean, i))
@@ -555,6 +567,7 @@ main (int argc, char **argv)
   gboolean force = FALSE, version = FALSE, quiet = FALSE, verbose = FALSE;
   gint die_after = -1;
   gint progress_ms = -1;
+  gint recheck_ms = -1;
   gint connections = MS_SYNC_POOL_CONNECTIONS_DEFAULT;
   g_auto (GStrv) args = NULL;
   const GOptionEntry entries[] = {
@@ -564,6 +577,7 @@ main (int argc, char **argv)
     { "force", 0, 0, G_OPTION_ARG_NONE, &force, "Allow a sync that removes more than half of a mailbox", NULL },
     { "die-after", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &die_after, "Test knob: exit 99 before state-changing step N+1", "N" },
     { "progress-interval", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &progress_ms, "Test knob: report a download's progress every MS milliseconds (0: every message)", "MS" },
+    { "recheck-after", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &recheck_ms, "Test knob: look at a mailbox found unchanged once more after MS milliseconds", "MS" },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print only errors (the default; for mbsync's argv)", NULL },
     { "verbose", 'V', 0, G_OPTION_ARG_NONE, &verbose, "Print what each mailbox's sync did", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
@@ -599,6 +613,8 @@ main (int argc, char **argv)
     ms_sync_set_die_after ((guint) die_after);
   if (progress_ms >= 0)
     ms_sync_set_progress_interval ((guint) progress_ms);
+  if (recheck_ms >= 0)
+    ms_sync_pool_set_recheck_ms ((guint) recheck_ms);
   g_autoptr (MsMbsyncConfig) config = ms_channel_load_config (config_path, &error);
   if (config == NULL) {
     g_printerr ("sync_imap: %s\n", error->message);

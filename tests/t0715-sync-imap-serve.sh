@@ -18,7 +18,7 @@
 
 dovecot_available
 
-plan 49
+plan 54
 
 if ! dovecot_setup; then
   echo "Bail out! the Dovecot fixture did not start"
@@ -30,11 +30,13 @@ dovecot_seed INBOX 3 && dovecot_seed box01 2 || { echo "Bail out! seeding failed
 # $T_DIR/NAME.in (held open on fd 3), answering into $T_DIR/NAME.out, -V log
 # in $T_DIR/NAME.err; SERVE_PID and OUT are set.
 start_serve () {
-  mkfifo "$T_DIR/$1.in"
-  sync_imap -V -c "$2" --serve c < "$T_DIR/$1.in" > "$T_DIR/$1.out" 2> "$T_DIR/$1.err" &
+  local name=$1 rc=$2
+  shift 2
+  mkfifo "$T_DIR/$name.in"
+  sync_imap -V -c "$rc" "$@" --serve c < "$T_DIR/$name.in" > "$T_DIR/$name.out" 2> "$T_DIR/$name.err" &
   SERVE_PID=$!
-  OUT=$T_DIR/$1.out
-  exec 3> "$T_DIR/$1.in"
+  OUT=$T_DIR/$name.out
+  exec 3> "$T_DIR/$name.in"
 }
 # send LINE...: requests to the running instance.
 send () { printf '%s\n' "$@" >&3; }
@@ -132,6 +134,25 @@ for t in a0 a1 a2 a3 a4 a5 a6; do
 done
 [ "$t" = a6 ] && [ "$c" = 1 ] && ok "every request got exactly one answer"
 
+# --- a request found unchanged is looked at once more -----------------------------------
+# A server may answer STATUS from an index a moment behind a change another
+# session is committing, while a watcher of its Maildir has already seen
+# the file: a mailbox that STATUS shows unchanged is asked about once more
+# a little later (here after 2 s, for the test to change the server first)
+# and synced if the server changed after all.
+start_serve recheck "$T_DIR/rc-imaps" --recheck-after 2000
+check "an instance that looks again after 2 s greets" wait_until 30 greeted
+send "r1 SYNC box01"
+wait_answer "... its first sync of box01 is answered" r1
+send "r2 SYNC box01"
+wait_answer "... the next request finds box01 unchanged" r2
+new=$(sync_add_server box01)
+arrived () { [ -n "$(sync_local_file "$S/box01" "$new")" ]; }
+check "... the message added then arrives without a request" wait_until 30 arrived
+check "... by the second look" grep -q '^sync_imap: box01: looked at once more: changed$' "$T_DIR/recheck.err"
+is "... answering nothing" "$(grep -cE '^r[0-9]+ (OK|RETRY|FAIL)' "$OUT")" 2
+stop_serve
+
 # --- requests queued behind a sync: coalesced -------------------------------------------
 G=$T_DIR/g
 mkfifo "$T_DIR/gate"
@@ -149,8 +170,8 @@ wait_answer "the first request is answered once the gate opens" g0
 wait_answer "the last queued one too" c1
 is "... g0 pulled INBOX" "$(answer g0)" "g0 OK 5 0"
 is "... b1, b2 and b3 got the same answer" "$(answer b1 | cut -d' ' -f2-) $(answer b2 | cut -d' ' -f2-) $(answer b3 | cut -d' ' -f2-)" \
-  "OK 4 0 OK 4 0 OK 4 0"
-is "... from one sync of box01" "$(grep -c '^sync_imap: box01: 4 pulled' "$T_DIR/gated.err")" 1
+  "OK 5 0 OK 5 0 OK 5 0"
+is "... from one sync of box01" "$(grep -c '^sync_imap: box01: 5 pulled' "$T_DIR/gated.err")" 1
 is "... c1 found INBOX unchanged" "$(answer c1)" "c1 OK 0 0"
 # The queued ones may be synced side by side and answered in any order
 # (docs/protocol.md), but only after the sync they waited for.
