@@ -18,7 +18,7 @@
 
 dovecot_available
 
-plan 54
+plan 55
 
 if ! dovecot_setup; then
   echo "Bail out! the Dovecot fixture did not start"
