@@ -190,6 +190,20 @@ schedule_verify (MsSyncPool *pool, Conn *c, const char *box, const MsSyncCounts 
   g_hash_table_insert (pool->verify, g_strdup (box), v);
 }
 
+gint64
+ms_sync_pool_settled_at (MsSyncPool *pool, GPtrArray *boxes)
+{
+  gint64 at = 0;
+  g_mutex_lock (&pool->lock);
+  for (guint i = 0; i < boxes->len; i++) {
+    const Verify *v = g_hash_table_lookup (pool->verify, g_ptr_array_index (boxes, i));
+    if (v != NULL && v->tries == 0 && !v->status_first)
+      at = MAX (at, v->due_us);
+  }
+  g_mutex_unlock (&pool->lock);
+  return at;
+}
+
 static guint recheck_ms = MS_SYNC_POOL_RECHECK_MS;
 
 void

@@ -82,6 +82,13 @@ GArray *ms_sync_pool_unchanged (MsSyncPool *pool, GPtrArray *boxes, gboolean ser
  * for none). (transfer full) */
 char *ms_sync_pool_take_verify (MsSyncPool *pool, gboolean *status_first, gint64 *next_due_us);
 
+/* When the Maildir folders of `boxes` that a sync changed a moment ago
+ * will have settled (the latest due time of their first idle-time sync;
+ * monotonic), or 0.  A request for one of them waits until then, so that
+ * its sync leaves the fingerprint and the idle-time sync is not needed:
+ * the watchers' echo of a sync usually arrives within that moment. */
+gint64 ms_sync_pool_settled_at (MsSyncPool *pool, GPtrArray *boxes);
+
 /* How long after a request found `box` unchanged by STATUS to look once
  * more (ms_sync_pool_recheck): a server can answer STATUS from an index
  * that lags a few milliseconds behind a change another session is

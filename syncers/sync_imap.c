@@ -407,6 +407,9 @@ serve_named (Server *srv)
     }
     g_ptr_array_add (g_ptr_array_index (batch.requests, GPOINTER_TO_UINT (at)), r);
   }
+  gint64 wait_us = ms_sync_pool_settled_at (srv->pool, batch.boxes) - g_get_monotonic_time ();
+  if (wait_us > 0)
+    g_usleep ((gulong) wait_us);
   ms_sync_pool_run (srv->pool, batch.boxes, on_batch_done, on_batch_progress, &batch);
   g_hash_table_remove_all (index);
   g_ptr_array_unref (batch.requests);

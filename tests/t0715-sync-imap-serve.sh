@@ -18,7 +18,7 @@
 
 dovecot_available
 
-plan 55
+plan 59
 
 if ! dovecot_setup; then
   echo "Bail out! the Dovecot fixture did not start"
@@ -92,6 +92,24 @@ box01_syncs=$(box01_log | wc -l)
 send "a2e SYNC box01"
 wait_answer "... the echo request is answered" a2e
 is "... OK 0 0, without a sync" "$(answer a2e) $(box01_log | wc -l)" "a2e OK 0 0 $box01_syncs"
+check "... and box01 is looked at once more, by STATUS" \
+  wait_until 30 grep -q '^sync_imap: box01: looked at once more: unchanged$' "$T_DIR/imaps.err"
+
+# The echo comes a moment after the answer, before the Maildir's mtimes
+# have settled: the echo request waits for them, and its sync leaves the
+# fingerprint, so that no idle-time sync follows.
+sync_add_server box01 > /dev/null
+box01_syncs=$(box01_log | wc -l)
+mkfifo "$T_DIR/answers"
+tail -n +1 -f "$OUT" > "$T_DIR/answers" &
+tail_pid=$!
+send "a2p SYNC box01"
+timeout 30 sed -n '/^a2p OK/q' < "$T_DIR/answers"
+send "a2q SYNC box01"
+kill "$tail_pid"
+wait_answer "an echo sent as a pull is answered is answered" a2q
+check "... box01 is left with a fingerprint" wait_until 30 box01_fingerprinted
+is "... by the echo's own sync: two syncs, none when idle" "$(box01_log | wc -l)" $((box01_syncs + 2))
 
 send "a4 SYNC ../evil"
 wait_answer "a name leaving the Maildir root is answered" a4
@@ -170,8 +188,8 @@ wait_answer "the first request is answered once the gate opens" g0
 wait_answer "the last queued one too" c1
 is "... g0 pulled INBOX" "$(answer g0)" "g0 OK 5 0"
 is "... b1, b2 and b3 got the same answer" "$(answer b1 | cut -d' ' -f2-) $(answer b2 | cut -d' ' -f2-) $(answer b3 | cut -d' ' -f2-)" \
-  "OK 5 0 OK 5 0 OK 5 0"
-is "... from one sync of box01" "$(grep -c '^sync_imap: box01: 5 pulled' "$T_DIR/gated.err")" 1
+  "OK 6 0 OK 6 0 OK 6 0"
+is "... from one sync of box01" "$(grep -c '^sync_imap: box01: 6 pulled' "$T_DIR/gated.err")" 1
 is "... c1 found INBOX unchanged" "$(answer c1)" "c1 OK 0 0"
 # The queued ones may be synced side by side and answered in any order
 # (docs/protocol.md), but only after the sync they waited for.
