@@ -51,20 +51,8 @@
 # The server's mail, every client's Maildir and the snapshot live under one
 # scratch directory in $TMPDIR: about 600 MB with the big run.
 
-build=${1:-}
-if [ -z "$build" ]; then
-  if ! build=$(command -v sync_imap); then
-    echo "sync_imap is not on PATH: run from a build directory with PATH=\$PWD:\$PATH" >&2
-    exit 1
-  fi
-  build=$(dirname "$build")
-fi
-build=$(cd "$build" && pwd) || exit 1
-top_srcdir=$(cd "$(dirname "$0")/../.." && pwd)
-top_builddir=$build
-export top_srcdir top_builddir
-. "$top_srcdir/tests/lib/test-lib.sh"
-. "$top_srcdir/tests/lib/dovecot.sh"
+BENCH_PROGRAM=sync_imap
+. "$(dirname "$0")/bench-lib.sh"
 
 RUNS=${RUNS:-3}
 [ "$RUNS" -ge 3 ] 2>/dev/null || RUNS=3

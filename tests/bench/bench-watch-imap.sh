@@ -27,19 +27,8 @@
 # missing or wrong line, the fixture not starting) and 0 otherwise.
 # Logs are kept on failure.
 
-build=${1:-}
-if [ -z "$build" ]; then
-  build=$(command -v watch_imap) && build=$(dirname "$build") || {
-    echo "watch_imap is not on PATH: run from a build directory with PATH=\$PWD:\$PATH" >&2
-    exit 1
-  }
-fi
-build=$(cd "$build" && pwd) || exit 1
-top_srcdir=$(cd "$(dirname "$0")/../.." && pwd)
-top_builddir=$build
-export top_srcdir top_builddir
-. "$top_srcdir/tests/lib/test-lib.sh"
-. "$top_srcdir/tests/lib/dovecot.sh"
+BENCH_PROGRAM=watch_imap
+. "$(dirname "$0")/bench-lib.sh"
 
 export LC_ALL=C
 N=${N:-100}
