@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +17,11 @@
 
 /* How long a Tunnel command gets to exit after SIGTERM. */
 #define MS_TRANSPORT_TUNNEL_GRACE_MS 2000
+
+/* Writes are kept back up to one TLS record's payload (16 KiB) and sent
+ * before the next read: a pipelined burst of commands costs the server one
+ * record to decrypt and one read, not one per command. */
+#define MS_TRANSPORT_OUT_MAX 16384
 
 struct MsTransport {
   int fd;
@@ -26,6 +32,8 @@ struct MsTransport {
   char *ca_file;
   char *ciphers;
   guint timeout_s;
+  gsize out_len;
+  char out[MS_TRANSPORT_OUT_MAX];
 };
 
 static gint64
@@ -142,7 +150,7 @@ ms_transport_connect (const MsTransportOptions *o, GError **error)
 gboolean
 ms_transport_start_tls (MsTransport *t, GError **error)
 {
-  g_return_val_if_fail (t->tls == NULL, FALSE);
+  g_return_val_if_fail (t->tls == NULL && t->out_len == 0, FALSE);
   t->tls = ms_tls_connect (t->fd, t->host, &t->tls_options, deadline (t), error);
   return t->tls != NULL;
 }
@@ -159,9 +167,13 @@ ms_transport_is_tunnel (const MsTransport *t)
   return t->tunnel_pid != 0;
 }
 
+static gboolean flush_out (MsTransport *t, GError **error);
+
 gssize
 ms_transport_read_wait (MsTransport *t, void *buf, gsize len, gint timeout_ms, GError **error)
 {
+  if (!flush_out (t, error))
+    return -1;
   gint64 until = timeout_ms < 0 ? deadline (t) : g_get_monotonic_time () + (gint64) timeout_ms * 1000;
 
   if (t->tls != NULL && !ms_tls_pending (t->tls)) {
@@ -203,8 +215,9 @@ ms_transport_read (MsTransport *t, void *buf, gsize len, GError **error)
   return ms_transport_read_wait (t, buf, len, -1, error);
 }
 
-gboolean
-ms_transport_write (MsTransport *t, const void *buf, gsize len, GError **error)
+/* Sends buf now, waiting up to the transport's timeout. */
+static gboolean
+write_now (MsTransport *t, const void *buf, gsize len, GError **error)
 {
   if (t->tls != NULL)
     return ms_tls_write_all (t->tls, buf, len, deadline (t), error);
@@ -230,6 +243,28 @@ ms_transport_write (MsTransport *t, const void *buf, gsize len, GError **error)
     if (!ms_fd_wait (t->fd, POLLOUT, until, error))
       return FALSE;
   }
+  return TRUE;
+}
+
+/* Sends what ms_transport_write() kept back.  After a failure the
+ * connection is unusable and the rest is dropped. */
+static gboolean
+flush_out (MsTransport *t, GError **error)
+{
+  gsize n = t->out_len;
+  t->out_len = 0;
+  return n == 0 || write_now (t, t->out, n, error);
+}
+
+gboolean
+ms_transport_write (MsTransport *t, const void *buf, gsize len, GError **error)
+{
+  if (t->out_len + len > sizeof t->out && !flush_out (t, error))
+    return FALSE;
+  if (len >= sizeof t->out)
+    return write_now (t, buf, len, error);
+  memcpy (t->out + t->out_len, buf, len);
+  t->out_len += len;
   return TRUE;
 }
 

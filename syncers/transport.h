@@ -2,6 +2,10 @@
  * after STARTTLS), or a Tunnel command (mbsync's `Tunnel`, a shell command
  * whose stdin/stdout speak IMAP, e.g. `ssh host /usr/lib/dovecot/imap`).
  *
+ * Writes are buffered: what ms_transport_write() accepts goes out at the
+ * latest when the buffer is full or the caller reads, so pipelined commands
+ * leave together and a reply is never awaited for a command still held.
+ *
  * Calls block the calling thread but every wait is bounded by the
  * transport's timeout (mbsync's `Timeout`, default MS_TRANSPORT_TIMEOUT_S);
  * the fd is non-blocking underneath and waits happen in poll().  Meant for
