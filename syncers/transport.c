@@ -36,9 +36,12 @@ struct MsTransport {
   char out[MS_TRANSPORT_OUT_MAX];
 };
 
+/* When a wait that starts now gives up (never, with mbsync's Timeout 0). */
 static gint64
 deadline (const MsTransport *t)
 {
+  if (t->timeout_s == 0)
+    return G_MAXINT64;
   return g_get_monotonic_time () + (gint64) t->timeout_s * G_USEC_PER_SEC;
 }
 
@@ -125,7 +128,7 @@ ms_transport_connect (const MsTransportOptions *o, GError **error)
 {
   MsTransport *t = g_new0 (MsTransport, 1);
   t->fd = -1;
-  t->timeout_s = o->timeout_s ? o->timeout_s : MS_TRANSPORT_TIMEOUT_S;
+  t->timeout_s = o->timeout_s;
   t->host = g_strdup (o->host);
   t->ca_file = g_strdup (o->tls.ca_file);
   t->ciphers = g_strdup (o->tls.ciphers);

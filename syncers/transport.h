@@ -7,7 +7,8 @@
  * leave together and a reply is never awaited for a command still held.
  *
  * Calls block the calling thread but every wait is bounded by the
- * transport's timeout (mbsync's `Timeout`, default MS_TRANSPORT_TIMEOUT_S);
+ * transport's timeout (mbsync's `Timeout`, default MS_TRANSPORT_TIMEOUT_S,
+ * and like mbsync's, 0 means none);
  * the fd is non-blocking underneath and waits happen in poll().  Meant for
  * sync_imap's and watch_imap's connection threads, not for a main loop.
  *
@@ -35,7 +36,7 @@ typedef struct {
   MsTransportKind kind;
   const char *tunnel;    /* if set, host/port/kind are not used */
   MsTlsOptions tls;
-  guint timeout_s;       /* 0: MS_TRANSPORT_TIMEOUT_S */
+  guint timeout_s;       /* 0: no timeout */
 } MsTransportOptions;
 
 typedef struct MsTransport MsTransport;

@@ -14,7 +14,7 @@
 . "$top_srcdir/tests/lib/dovecot.sh"   # for dovecot_free_port only
 . "$top_srcdir/tests/helpers/sync-lib.sh"
 
-plan 50
+plan 54
 
 SCRIPTED=$SYNC_HELPERS/scripted-imap.sh
 
@@ -58,6 +58,26 @@ hostile literal-short "closed the connection"
 hostile literal-long "server response:"
 hostile huge-literal "literal"
 hostile bye "going away now"
+
+# --- Timeout --------------------------------------------------------------------------
+# timeout_rc NAME SECONDS: rc-NAME against the slow-select server, with
+# Timeout SECONDS.
+timeout_rc () {
+  scripted_rc "$1" slow-select
+  sed -i "/^Tunnel/a Timeout $2" "$T_DIR/rc-$1"
+}
+timeout_rc slow-1 1
+export SCRIPTED_STALL_S=3
+sync_run "$T_DIR/slow-1.log" -c "$T_DIR/rc-slow-1" c
+sync_exit_is "Timeout 1, a server that answers SELECT after 3 s: the sync fails" 1
+sync_log_has "... saying it timed out" "$SYNC_LOG" "timed out"
+# mbsync's Timeout 0 is no timeout: a wait longer than the default (20 s)
+# must not end the sync.
+timeout_rc slow-0 0
+SCRIPTED_STALL_S=21
+sync_run "$T_DIR/slow-0.log" -c "$T_DIR/rc-slow-0" c
+sync_exit_is "Timeout 0, a server that answers SELECT after 21 s: the sync succeeds" 0
+is "... with both messages" "$(sync_count "$T_DIR/slow-0/INBOX")" 2
 
 # --- mailbox names from LIST --------------------------------------------------------------
 scripted_rc evil evil-list

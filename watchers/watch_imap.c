@@ -36,7 +36,7 @@
  * Dead connections: every connection sends something at least every
  * --keepalive seconds (NOOP, or DONE and a new IDLE, which also renews an
  * IDLE before servers drop it at 30 minutes) and waits for the answer with
- * the account's Timeout.  Any lost connection ends the program with status
+ * the account's Timeout (the default where it is 0, "none").  Any lost connection ends the program with status
  * 2: the coordinator restarts a watcher that exits, and a restart brings a
  * full sync, which no reconnecting watcher could promise.
  *
@@ -838,6 +838,10 @@ main (int argc, char **argv)
   }
   for (guint i = 0; i < setup->warnings->len; i++)
     g_warning ("%s", (const char *) g_ptr_array_index (setup->warnings, i));
+  /* A watcher that waits forever for an answer cannot notice a dead link:
+   * mbsync's Timeout 0 ("none") gets the default bound here. */
+  if (setup->imap.transport.timeout_s == 0)
+    setup->imap.transport.timeout_s = MS_TRANSPORT_TIMEOUT_S;
 
   /* Hot mailboxes may be named as either watcher names them, or canonically. */
   g_autoptr (GPtrArray) hot_boxes = g_ptr_array_new_with_free_func (g_free);

@@ -17,6 +17,7 @@
 #   literal-long     a body literal announced smaller than what is sent
 #   huge-literal     a body literal claiming 100 GB
 #   bye              BYE in answer to SELECT, then the server hangs up
+#   slow-select      SELECT is answered after $SCRIPTED_STALL_S seconds
 #   evil-list        LIST answers with names that climb out of any root
 #   append-hangup    on reading an APPEND command (its literal still
 #                    coming) the server creates LOG.append and exits, for
@@ -117,6 +118,7 @@ while IFS= read -r input; do
         line "* BYE going away now"
         exit 0
       fi
+      [ "$scenario" != slow-select ] || sleep "$SCRIPTED_STALL_S"
       line "* 2 EXISTS" "* OK [UIDVALIDITY 7] ok" "* OK [UIDNEXT 3] ok" "$tag OK [READ-WRITE] done" ;;
     "UID FETCH "*"BODY.PEEK[]"*)
       case $cmd in
