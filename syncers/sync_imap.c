@@ -36,6 +36,7 @@ typedef struct {
   const MsMbsyncConfig *config;
   guint connections;
   gboolean force;
+  gboolean list;    /* mbsync's -l: print the mailboxes instead of syncing */
   MsSyncPool *pool; /* the channel in use, with its connections */
 } Syncer;
 
@@ -184,6 +185,11 @@ run_once (Syncer *s, char **args)
       if (local != NULL) {
         g_printerr ("sync_imap: %s\n", local->message);
         status = 1;
+        continue;
+      }
+      if (s->list) {
+        for (guint i = 0; i < boxes->len; i++)
+          printf ("%s\n", (const char *) g_ptr_array_index (boxes, i));
         continue;
       }
       Tally tally = { .boxes = boxes, .all_permanent = TRUE, .print_errors = TRUE };
@@ -567,7 +573,7 @@ main (int argc, char **argv)
 
   g_autofree char *config_path = NULL;
   g_autofree char *serve_channel = NULL;
-  gboolean force = FALSE, version = FALSE, quiet = FALSE, verbose = FALSE;
+  gboolean force = FALSE, version = FALSE, quiet = FALSE, verbose = FALSE, all = FALSE, list = FALSE;
   gint die_after = -1;
   gint progress_ms = -1;
   gint recheck_ms = -1;
@@ -577,6 +583,8 @@ main (int argc, char **argv)
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, "Read FILE instead of ~/.mbsyncrc", "FILE" },
     { "serve", 0, 0, G_OPTION_ARG_STRING, &serve_channel, "Stay resident and sync CHANNEL on request (docs/protocol.md)", "CHANNEL" },
     { "connections", 'j', 0, G_OPTION_ARG_INT, &connections, "Sync up to N mailboxes at once, each on its own IMAP connection (default 3)", "N" },
+    { "all", 'a', 0, G_OPTION_ARG_NONE, &all, "Sync every channel of the configuration (as mbsync -a)", NULL },
+    { "list", 'l', 0, G_OPTION_ARG_NONE, &list, "Print the channels' mailboxes instead of syncing them (as mbsync -l)", NULL },
     { "force", 0, 0, G_OPTION_ARG_NONE, &force, "Allow a sync that removes more than half of a mailbox", NULL },
     { "die-after", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &die_after, "Test knob: exit 99 before state-changing step N+1", "N" },
     { "progress-interval", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &progress_ms, "Test knob: report a download's progress every MS milliseconds (0: every message)", "MS" },
@@ -584,7 +592,7 @@ main (int argc, char **argv)
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print only errors (the default; for mbsync's argv)", NULL },
     { "verbose", 'V', 0, G_OPTION_ARG_NONE, &verbose, "Print what each mailbox's sync did", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
-    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &args, NULL, "CHANNEL[:BOX,...]|GROUP..." },
+    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &args, NULL, "CHANNEL[:BOX,...]|GROUP...|-a" },
     { NULL },
   };
   g_autoptr (GOptionContext) octx = g_option_context_new ("- sync IMAP with a Maildir, reading ~/.mbsyncrc");
@@ -598,8 +606,9 @@ main (int argc, char **argv)
     printf ("sync_imap %s\n", MS_VERSION);
     return 0;
   }
-  if ((serve_channel == NULL) == (args == NULL || args[0] == NULL)) {
-    g_printerr ("sync_imap: give either --serve CHANNEL or the channels to sync\nTry 'sync_imap --help'.\n");
+  gboolean named = args != NULL && args[0] != NULL;
+  if (serve_channel != NULL ? named || all || list : named == all) {
+    g_printerr ("sync_imap: give either --serve CHANNEL, the channels to sync, or -a\nTry 'sync_imap --help'.\n");
     return 1;
   }
   if (connections < 1 || connections > MS_SYNC_POOL_CONNECTIONS_MAX) {
@@ -623,7 +632,18 @@ main (int argc, char **argv)
     g_printerr ("sync_imap: %s\n", error->message);
     return 1;
   }
-  Syncer syncer = { .config = config, .connections = (guint) connections, .force = force };
+  if (all) {
+    /* -a: every channel, in the order of the file. */
+    if (config->channels->len == 0) {
+      g_printerr ("sync_imap: %s: no channels defined\n", config->filename);
+      return 1;
+    }
+    g_strfreev (args);
+    args = g_new0 (char *, config->channels->len + 1);
+    for (guint i = 0; i < config->channels->len; i++)
+      args[i] = g_strdup (((const MsMbsyncChannel *) g_ptr_array_index (config->channels, i))->name);
+  }
+  Syncer syncer = { .config = config, .connections = (guint) connections, .force = force, .list = list };
   int status = serve_channel ? serve (&syncer, serve_channel) : run_once (&syncer, args);
   g_clear_pointer (&syncer.pool, ms_sync_pool_free);
   return status;

@@ -14,7 +14,7 @@
 . "$top_srcdir/tests/lib/dovecot.sh"   # for dovecot_free_port only
 . "$top_srcdir/tests/helpers/sync-lib.sh"
 
-plan 54
+plan 61
 
 SCRIPTED=$SYNC_HELPERS/scripted-imap.sh
 
@@ -36,6 +36,25 @@ sync_run "$T_DIR/good.log" -V -c "$T_DIR/rc-good" c
 sync_exit_is "against the plain scripted server the sync succeeds" 0
 sync_same "... with its two messages" "$(sync_local "$T_DIR/good/INBOX")" \
   "$(printf '%s\n' '<one@scripted.test> S' '<two@scripted.test> ')"
+
+# --- mbsync's -a and -l -------------------------------------------------------------
+# rc-two: channel c (every folder into $T_DIR/two) and channel d (INBOX
+# into $T_DIR/two-d).
+scripted_rc two good
+printf '\nMaildirStore near-d\nPath %s/\nInbox %s/INBOX\nSubFolders Verbatim\n\n' \
+  "$T_DIR/two-d" "$T_DIR/two-d" >> "$T_DIR/rc-two"
+printf 'Channel d\nFar :far:INBOX\nNear :near-d:INBOX\nCreate Near\nSyncState *\n' >> "$T_DIR/rc-two"
+mkdir -p "$T_DIR/two-d"
+sync_run "$T_DIR/two-l.log" -l -c "$T_DIR/rc-two" c
+sync_exit_is "-l c: exit 0" 0
+is "... prints the channel's mailboxes, one per line" "$(cat "$T_DIR/two-l.log")" INBOX
+is "... and syncs nothing" "$(sync_count "$T_DIR/two/INBOX")" 0
+sync_run "$T_DIR/two-a.log" -a -c "$T_DIR/rc-two"
+sync_exit_is "-a: exit 0" 0
+is "... channel c synced" "$(sync_count "$T_DIR/two/INBOX")" 2
+is "... and channel d" "$(sync_count "$T_DIR/two-d/INBOX")" 2
+sync_run "$T_DIR/two-x.log" -a -c "$T_DIR/rc-two" c
+sync_exit_is "-a with a channel as well: a usage error" 1
 
 # --- hostile responses ----------------------------------------------------------------
 # hostile SCENARIO TEXT: one-shot sync against SCENARIO; TEXT is expected in
