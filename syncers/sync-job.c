@@ -136,6 +136,7 @@ typedef struct {
   guint32 pulled_max;         /* highest Maildir UID of a pulled message */
   GArray *delivered;          /* DeliveredPull: in place, pair not yet recorded */
   GError *deferred;           /* first error inside a callback */
+  gboolean slicing;           /* a first download in slices (first_download()) */
   MsSyncProgress progress;
   gint64 progress_at_us;      /* last report, or the start of the download */
   gboolean progress_said;     /* a report went out */
@@ -646,14 +647,18 @@ do_pulls (Job *job, const MsSyncPlan *plan, GError **error)
   guint32 near = reserve_near_uids (job, uids->len, error);
   if (near == 0)
     return FALSE;
-  job->progress = (MsSyncProgress) { 0, uids->len, 0, 0 };
+  /* In slices, the totals are the mailbox's, counted from its first slice
+   * (the bytes as far as listed). */
+  if (!job->slicing) {
+    job->progress = (MsSyncProgress) { 0, uids->len, 0, 0 };
+    job->progress_at_us = g_get_monotonic_time ();
+  }
   for (guint i = 0; i < uids->len; i++) {
     MsFarMessage key = { .uid = g_array_index (uids, guint32, i) };
     const MsFarMessage *m = bsearch (&key, job->listing.messages->data, job->listing.messages->len,
                                      sizeof key, far_cmp);
     job->progress.bytes_total += m ? m->size : 0;
   }
-  job->progress_at_us = g_get_monotonic_time ();
   for (guint i = 0; i < plan->actions->len; i++) {
     const MsSyncAction *a = &g_array_index (plan->actions, MsSyncAction, i);
     if (a->kind != MS_ACTION_PULL)
@@ -1418,6 +1423,124 @@ repair_uidvalidity (Job *job, MsSyncState *state, GError **error)
   return TRUE;
 }
 
+/* --- carrying out a plan ---------------------------------------------------------- */
+
+/* Carries out `plan` and, when every copy succeeded, raises MaxPulledUid
+ * to the plan's mark; a server message that the FETCH did not return
+ * (expunged meanwhile, or a server's whim) keeps it below, so that it is
+ * tried again if it is still there. */
+static gboolean
+carry_out (Job *job, MsSyncState *state, const MsSyncPlan *plan, GError **error)
+{
+  if (!do_pulls (job, plan, error) || !do_pushes (job, plan, error) || !store_far_flags (job, plan, error)
+      || !apply_rest (job, plan, error))
+    return FALSE;
+  state->max_pulled = plan->max_pulled;
+  GHashTableIter it;
+  gpointer far_uid;
+  g_hash_table_iter_init (&it, job->pull_near_uid);
+  while (g_hash_table_iter_next (&it, &far_uid, NULL))
+    state->max_pulled = MIN (state->max_pulled, GPOINTER_TO_UINT (far_uid) - 1);
+  return TRUE;
+}
+
+static guint first_slice = MS_SYNC_FIRST_SLICE;
+
+void
+ms_sync_set_first_slice (guint messages)
+{
+  first_slice = MAX (messages, 1);
+}
+
+/* A first download (nothing paired, nothing in the Maildir folder, no
+ * journal) of a mailbox larger than one slice. */
+static gboolean
+wants_slices (Job *job, const MsSyncState *state)
+{
+  return job->ctx->policy.pull_new && state->pairs->len == 0 && job->scan->messages->len == 0
+         && !ms_sync_state_file_has_journal (job->state_file) && job->exists > first_slice;
+}
+
+static void
+on_uid_of (const MsImapResponse *r, gpointer data)
+{
+  const char *kw = ms_imap_response_get_keyword (r);
+  const MsImapValue *uid = kw && g_str_equal (kw, "FETCH") ? ms_imap_response_get_fetch_attr (r, "UID") : NULL;
+  guint64 u = 0;
+  if (uid != NULL && ms_imap_value_get_number (uid, &u) && u <= G_MAXUINT32)
+    *(guint32 *) data = (guint32) u;
+}
+
+/* A first download in slices of first_slice messages by UID, each listed,
+ * planned, fetched and committed on its own: memory stays flat in the
+ * mailbox's size (the listing and the plan take some 50 bytes a message,
+ * the state 16), and an interrupted download keeps what it committed.
+ * With nothing paired and an empty folder, a slice's listing is all its
+ * plan needs.  The
+ * commits leave HIGHESTMODSEQ unknown: a run after an interruption lists
+ * every message.  Returns the last slice's plan. */
+static MsSyncPlan *
+first_download (Job *job, MsSyncState *state, GError **error)
+{
+  MsImapClient *imap = job->ctx->imap;
+  job->slicing = TRUE;
+  job->progress = (MsSyncProgress) { 0, job->exists, 0, 0 };
+  job->progress_at_us = g_get_monotonic_time ();
+  g_autoptr (GArray) no_pairs = g_array_new (FALSE, FALSE, sizeof (MsSyncPair));
+  guint32 from = 1;
+  guint64 listed = 0;
+  for (;;) {
+    /* The slice ends at the UID of the message first_slice further on, or
+     * with the mailbox.  (Should someone's expunge have made that sequence
+     * number stale, the slice is only a little larger.) */
+    guint32 to = 0;
+    guint64 last = listed + first_slice;
+    if (last < job->exists) {
+      g_autoptr (MsImapResponse) r =
+        ms_imap_client_run (imap, on_uid_of, &to, error, "FETCH %" G_GUINT64_FORMAT " (UID)", last);
+      if (r == NULL)
+        return NULL;
+      if (to < from)
+        to = 0;
+    }
+    listing_reset (job);
+    job->listing.partial = TRUE;
+    g_autoptr (MsImapResponse) r =
+      to != 0 ? ms_imap_client_run (imap, on_listing, job, error, "UID FETCH %u:%u (UID FLAGS RFC822.SIZE)", from, to)
+              : ms_imap_client_run (imap, on_listing, job, error, "UID FETCH %u:* (UID FLAGS RFC822.SIZE)", from);
+    if (r == NULL) {
+      g_prefix_error (error, "listing %s: ", job->far_name);
+      return NULL;
+    }
+    /* "UID FETCH from:*" answers with the last message even when its UID
+     * is below `from`. */
+    GArray *m = job->listing.messages;
+    for (guint i = m->len; i-- > 0;)
+      if (g_array_index (m, MsFarMessage, i).uid < from)
+        g_array_remove_index_fast (m, i);
+    g_array_sort (m, far_cmp);
+    char upto[16] = "*";
+    if (to != 0)
+      g_snprintf (upto, sizeof upto, "%u", to);
+    g_debug ("%s: first download, UIDs %u:%s, %u messages", job->box, from, upto, m->len);
+    /* The plan sees the state without the earlier slices' pairs: they are
+     * neither in this listing nor in the scan taken before the first. */
+    MsSyncState view = *state;
+    view.pairs = no_pairs;
+    g_autoptr (MsSyncPlan) plan = ms_sync_plan_make (&job->listing, job->scan, &view, &job->ctx->policy, error);
+    if (plan == NULL || !carry_out (job, state, plan, error))
+      return NULL;
+    g_hash_table_remove_all (job->pull_flags);
+    listed += m->len;
+    if (to == 0)
+      return g_steal_pointer (&plan);
+    from = to + 1;
+    ms_sync_step ();
+    if (!ms_sync_state_file_commit (job->state_file, error))
+      return NULL;
+  }
+}
+
 /* --- one mailbox --------------------------------------------------------------------- */
 
 /* mbsync's state file name: in the folder for "SyncState *", else the
@@ -1549,26 +1672,20 @@ sync_box (Job *job, GError **error)
   if (!resolve_pending (job, pending, error))
     return FALSE;
 
-  job->counts->far_unchanged = list_far (job, state, listed, error);
-  if (error && *error)
-    return FALSE;
-  g_autoptr (MsSyncPlan) plan = ms_sync_plan_make (&job->listing, job->scan, state, &ctx->policy, error);
-  if (plan == NULL)
-    return FALSE;
-  if (!do_pulls (job, plan, error) || !do_pushes (job, plan, error) || !store_far_flags (job, plan, error)
-      || !apply_rest (job, plan, error))
-    return FALSE;
+  g_autoptr (MsSyncPlan) plan = NULL;
+  if (wants_slices (job, state)) {
+    plan = first_download (job, state, error);
+    if (plan == NULL)
+      return FALSE;
+  } else {
+    job->counts->far_unchanged = list_far (job, state, listed, error);
+    if (error && *error)
+      return FALSE;
+    plan = ms_sync_plan_make (&job->listing, job->scan, state, &ctx->policy, error);
+    if (plan == NULL || !carry_out (job, state, plan, error))
+      return FALSE;
+  }
 
-  /* Every copy succeeded: the plan's high-water marks hold, and the UIDs
-   * given to pushed messages are considered too.  A server message that
-   * the FETCH did not return (expunged meanwhile, or a server's whim) keeps
-   * MaxPulledUid below it, so that it is tried again if it is still there. */
-  state->max_pulled = plan->max_pulled;
-  GHashTableIter it;
-  gpointer far_uid;
-  g_hash_table_iter_init (&it, job->pull_near_uid);
-  while (g_hash_table_iter_next (&it, &far_uid, NULL))
-    state->max_pulled = MIN (state->max_pulled, GPOINTER_TO_UINT (far_uid) - 1);
   /* Where the next run's plan would put MaxPushedUid, so that it need not
    * commit again for that alone. */
   guint32 raise = MAX (job->numbered_max, ctx->policy.push_new ? job->pulled_max : 0);

@@ -40,6 +40,14 @@ typedef struct {
  * after every message). */
 void ms_sync_set_progress_interval (guint ms);
 
+/* A first download of a mailbox with more messages than this goes in
+ * slices of this many, each committed on its own (see first_download() in
+ * sync-job.c): 5000 keep a slice's listing and plan near 250 KB. */
+#define MS_SYNC_FIRST_SLICE 5000
+
+/* Test knob: slices of `messages` instead. */
+void ms_sync_set_first_slice (guint messages);
+
 typedef struct {
   MsImapClient *imap;            /* connected; borrowed */
   const MsMaildirStore *maildir; /* borrowed */

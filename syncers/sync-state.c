@@ -481,11 +481,18 @@ ms_sync_state_parse (const char *filename, const char *text, gsize len, const ch
   return g_steal_pointer (&s);
 }
 
-char *
-ms_sync_state_format (const MsSyncState *s)
+/* The state's text goes out in pieces of about this many bytes: a state of
+ * 100,000 pairs is some 2 MB of text, never held whole. */
+#define STATE_FORMAT_PIECE (64 * 1024)
+
+typedef gboolean (*EmitFn) (const char *text, gsize len, gpointer data);
+
+/* Formats the state in mbsync's layout, handing it to emit() piece by
+ * piece; FALSE as soon as emit() does. */
+static gboolean
+format_pieces (const MsSyncState *s, EmitFn emit, gpointer data)
 {
-  g_return_val_if_fail (s != NULL, NULL);
-  GString *out = g_string_sized_new (128 + 16 * s->pairs->len);
+  g_autoptr (GString) out = g_string_sized_new (STATE_FORMAT_PIECE + 256);
   g_string_append_printf (out, "FarUidValidity %u\nNearUidValidity %u\nMaxPulledUid %u\nMaxPushedUid %u\n",
                           s->far_uidvalidity, s->near_uidvalidity, s->max_pulled, s->max_pushed);
   for (guint i = 0; i < s->extra_header->len; i++)
@@ -500,7 +507,28 @@ ms_sync_state_format (const MsSyncState *s)
     const char *mark = (p->status & MS_SYNC_PAIR_SKIPPED) ? "^"
                        : (p->status & MS_SYNC_PAIR_EXPIRED) ? "~" : "";
     g_string_append_printf (out, "%u %u %s%s%s\n", p->far_uid, p->near_uid, dummy, mark, letters);
+    if (out->len >= STATE_FORMAT_PIECE) {
+      if (!emit (out->str, out->len, data))
+        return FALSE;
+      g_string_truncate (out, 0);
+    }
   }
+  return emit (out->str, out->len, data);
+}
+
+static gboolean
+emit_to_string (const char *text, gsize len, gpointer data)
+{
+  g_string_append_len (data, text, (gssize) len);
+  return TRUE;
+}
+
+char *
+ms_sync_state_format (const MsSyncState *s)
+{
+  g_return_val_if_fail (s != NULL, NULL);
+  GString *out = g_string_sized_new (128 + 16 * s->pairs->len);
+  format_pieces (s, emit_to_string, out);
   return g_string_free (out, FALSE);
 }
 
@@ -965,8 +993,26 @@ ms_sync_state_file_unpair (MsSyncStateFile *f, guint32 far_uid, guint32 near_uid
  * for the next commit to overwrite: no inode is created or freed (see
  * journal_write for why that matters).  Where the file system cannot swap,
  * or there is no old file yet, a plain rename. */
+/* Where format_pieces() writes a state file: the offset reached, or the
+ * first error. */
+typedef struct {
+  int fd;
+  goffset at;
+  int error;
+} FileSink;
+
 static gboolean
-replace_file (const char *path, const char *text, gboolean do_fsync, GError **error)
+emit_to_file (const char *text, gsize len, gpointer data)
+{
+  FileSink *sink = data;
+  sink->error = ms_fd_pwrite_all (sink->fd, text, len, sink->at);
+  sink->at += (goffset) len;
+  return sink->error == 0;
+}
+
+/* Writes the state to its scratch file and renames that into place. */
+static gboolean
+replace_state_file (const char *path, const MsSyncState *state, gboolean do_fsync, GError **error)
 {
   g_autofree char *tmp = g_strconcat (path, ".new-ng", NULL);
   /* Overwritten, not truncated first: the blocks it has are reused. */
@@ -975,7 +1021,14 @@ replace_file (const char *path, const char *text, gboolean do_fsync, GError **er
     set_errno_error (error, errno, "cannot write", tmp);
     return FALSE;
   }
-  int e = ms_fd_rewrite_and_close (fd, text, strlen (text), do_fsync);
+  FileSink sink = { fd, 0, 0 };
+  int e;
+  if (format_pieces (state, emit_to_file, &sink)) {
+    e = ms_fd_finish_and_close (fd, sink.at, do_fsync);
+  } else {
+    close (fd);
+    e = sink.error;
+  }
   if (e != 0) {
     unlink (tmp);
     set_errno_error (error, e, "writing", tmp);
@@ -1016,7 +1069,6 @@ gboolean
 ms_sync_state_file_commit (MsSyncStateFile *f, GError **error)
 {
   g_return_val_if_fail (f != NULL, FALSE);
-  g_autofree char *text = ms_sync_state_format (f->state);
   g_autofree char *sidecar = ms_sync_state_format_sidecar (f->state);
   g_autofree char *sidecar_path = g_strconcat (f->path, ".sync_imap", NULL);
 
@@ -1026,7 +1078,7 @@ ms_sync_state_file_commit (MsSyncStateFile *f, GError **error)
    * state: if a crash comes between them, the old sidecar describes the
    * server before this run, which only costs a wider listing next time (the
    * other order could make the next run skip a server it has not seen). */
-  if (!replace_file (f->path, text, f->fsync, error) || !rewrite_file (sidecar_path, sidecar, error))
+  if (!replace_state_file (f->path, f->state, f->fsync, error) || !rewrite_file (sidecar_path, sidecar, error))
     return FALSE;
   /* Emptied (see journal_write); like the unlink it replaces, not synced:
    * a journal that survives a crash is replayed onto the state that

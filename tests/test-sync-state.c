@@ -880,6 +880,32 @@ test_file_commit_atomic (Fixture *f, gconstpointer data)
   g_assert_null (strstr (last, "xxx"));
 }
 
+/* A state far longer than the pieces the commit writes it in: the file
+ * holds exactly what the formatter gives, and a later, shorter one is cut
+ * to its length. */
+static void
+test_file_commit_large (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (MsSyncStateFile) file = open_ok (f, NULL);
+  for (guint32 uid = 1; uid <= 20000; uid++)
+    g_assert_true (ms_sync_state_file_pair (file, uid, uid + 7, uid % 3 ? MS_FLAG_SEEN : 0, &error));
+  g_assert_true (ms_sync_state_file_commit (file, &error));
+  g_assert_no_error (error);
+  g_autofree char *want = ms_sync_state_format (ms_sync_state_file_state (file));
+  g_assert_cmpuint (strlen (want), >, 200000);
+  g_autofree char *got = read_text (f->path);
+  g_assert_cmpstr (got, ==, want);
+
+  MsSyncState *state = ms_sync_state_file_state (file);
+  g_array_set_size (state->pairs, 10);
+  g_assert_true (ms_sync_state_file_commit (file, &error));
+  g_assert_no_error (error);
+  g_autofree char *want_short = ms_sync_state_format (state);
+  g_autofree char *got_short = read_text (f->path);
+  g_assert_cmpstr (got_short, ==, want_short);
+}
+
 /* Another process holds the lock: opening fails at once, and works once it
  * is gone. */
 static void
@@ -1245,6 +1271,7 @@ main (int argc, char **argv)
   ADD ("/sync-state/file/journal", test_file_journal);
   ADD ("/sync-state/file/torn-journal", test_file_torn_journal);
   ADD ("/sync-state/file/commit-atomic", test_file_commit_atomic);
+  ADD ("/sync-state/file/commit-large", test_file_commit_large);
   ADD ("/sync-state/file/locked", test_file_locked);
   ADD ("/sync-state/file/mbsync-journal", test_file_mbsync_journal);
   ADD ("/sync-state/file/limits", test_file_limits);

@@ -45,21 +45,39 @@ ms_fd_fill_std (gboolean stdout_too)
 }
 
 int
-ms_fd_rewrite_and_close (int fd, const char *text, gsize len, gboolean datasync)
+ms_fd_pwrite_all (int fd, const char *buf, gsize len, goffset offset)
 {
-  int e = 0;
-  for (gsize done = 0; e == 0 && done < len;) {
-    ssize_t n = pwrite (fd, text + done, len - done, (off_t) done);
+  for (gsize done = 0; done < len;) {
+    ssize_t n = pwrite (fd, buf + done, len - done, (off_t) (offset + (goffset) done));
     if (n < 0 && errno == EINTR)
       continue;
-    e = n < 0 ? errno : n == 0 ? EIO : 0;
-    done += n > 0 ? (gsize) n : 0;
+    if (n <= 0)
+      return n < 0 ? errno : EIO;
+    done += (gsize) n;
   }
-  if (e == 0 && ftruncate (fd, (off_t) len) < 0)
+  return 0;
+}
+
+int
+ms_fd_finish_and_close (int fd, goffset len, gboolean datasync)
+{
+  int e = 0;
+  if (ftruncate (fd, (off_t) len) < 0)
     e = errno;
   if (e == 0 && datasync && fdatasync (fd) < 0)
     e = errno;
   if (close (fd) < 0 && e == 0)
     e = errno;
   return e;
+}
+
+int
+ms_fd_rewrite_and_close (int fd, const char *text, gsize len, gboolean datasync)
+{
+  int e = ms_fd_pwrite_all (fd, text, len, 0);
+  if (e != 0) {
+    close (fd);
+    return e;
+  }
+  return ms_fd_finish_and_close (fd, (goffset) len, datasync);
 }

@@ -24,3 +24,10 @@ gboolean ms_fd_fill_std (gboolean stdout_too);
  * none freed and allocated again).  Returns 0 or the errno of the first
  * failure. */
 int ms_fd_rewrite_and_close (int fd, const char *text, gsize len, gboolean datasync);
+
+/* The two halves of ms_fd_rewrite_and_close(), for content written in
+ * pieces: ms_fd_pwrite_all() writes `len` bytes at `offset` (0 or an
+ * errno); ms_fd_finish_and_close() cuts the file to `len`, fdatasync()s it
+ * when `datasync` and closes fd in every case (0 or the first errno). */
+int ms_fd_pwrite_all (int fd, const char *buf, gsize len, goffset offset);
+int ms_fd_finish_and_close (int fd, goffset len, gboolean datasync);
