@@ -515,6 +515,12 @@ ms_imap_client_delimiter (MsImapClient *c, GError **error)
   return c->delim;
 }
 
+gboolean
+ms_imap_client_is_broken (const MsImapClient *c)
+{
+  return c->broken;
+}
+
 void
 ms_imap_client_free (MsImapClient *c)
 {

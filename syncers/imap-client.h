@@ -44,6 +44,11 @@ typedef struct MsImapClient MsImapClient;
 /* Connects, reads the greeting, upgrades to TLS if asked, authenticates
  * (unless PREAUTH), refreshes capabilities and ENABLEs QRESYNC when offered. */
 MsImapClient *ms_imap_client_connect (const MsImapClientOptions *options, GError **error);
+/* Whether the connection is unusable (a read or write failed, the server
+ * said BYE, or its answer could not be parsed).  A command the server
+ * answered NO or BAD leaves it usable. */
+gboolean ms_imap_client_is_broken (const MsImapClient *c);
+
 void ms_imap_client_free (MsImapClient *client);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsImapClient, ms_imap_client_free)
 

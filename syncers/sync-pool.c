@@ -274,7 +274,9 @@ run_box (MsSyncPool *pool, Conn *c, const char *box, Place *place, MsSyncResult 
     return;
   }
   result->permanent = error_is_permanent (result->error);
-  if (result->permanent || error_is_busy (result->error))
+  /* A NO or BAD from a server that is still talking is the mailbox's
+   * trouble: another connection would hear the same. */
+  if (result->permanent || error_is_busy (result->error) || !ms_imap_client_is_broken (c->imap))
     return;
   /* Not the mailbox's fault: the connection is suspect. */
   conn_drop (c);
@@ -286,7 +288,7 @@ run_box (MsSyncPool *pool, Conn *c, const char *box, Place *place, MsSyncResult 
     return;
   }
   result->permanent = error_is_permanent (result->error);
-  if (!result->permanent && !error_is_busy (result->error))
+  if (!result->permanent && !error_is_busy (result->error) && ms_imap_client_is_broken (c->imap))
     conn_drop (c);
 }
 

@@ -14,7 +14,7 @@
 . "$top_srcdir/tests/lib/dovecot.sh"   # for dovecot_free_port only
 . "$top_srcdir/tests/helpers/sync-lib.sh"
 
-plan 61
+plan 65
 
 SCRIPTED=$SYNC_HELPERS/scripted-imap.sh
 
@@ -126,6 +126,26 @@ exec 3>&-
 sync_wait_exit "$pid"
 is "... and exits 0 at the end of its input" "$SYNC_RC" 0
 is "... no message file was written" "$(sync_count "$T_DIR/serve/INBOX")" 0
+
+# --- a NO leaves the connection as it is ------------------------------------------------
+# A server that refuses SELECT: each request is answered RETRY with what
+# the server said, and the second one is not tried again on a new
+# connection (it would hear the same NO).  The scripted server logs each
+# connection's one LIST "" "" (the delimiter).
+scripted_rc sno select-no
+mkfifo "$T_DIR/sno.in"
+sync_imap -c "$T_DIR/rc-sno" --serve c < "$T_DIR/sno.in" > "$T_DIR/sno.out" 2> "$T_DIR/sno.log" &
+pid=$!
+exec 3> "$T_DIR/sno.in"
+answered_sno () { grep -qE "^$1 (OK|RETRY|FAIL)" "$T_DIR/sno.out"; }
+printf 'r1 SYNC INBOX\n' >&3
+check "a server that answers SELECT with NO: the request is answered" wait_until 20 answered_sno r1
+printf 'r2 SYNC INBOX\n' >&3
+check "... and so is the next" wait_until 20 answered_sno r2
+is "... both RETRY, with the server's words" "$(grep -cE '^r[12] RETRY .*Permission denied' "$T_DIR/sno.out")" 2
+exec 3>&-
+sync_wait_exit "$pid"
+is "... on one connection" "$(grep -c ' LIST "" ""$' "$T_DIR/sno.server")" 1
 
 # --- a TLS server that hangs up in the middle of an APPEND -----------------------------
 # The scripted server marks the moment it reads the APPEND; the test then

@@ -18,6 +18,7 @@
 #   huge-literal     a body literal claiming 100 GB
 #   bye              BYE in answer to SELECT, then the server hangs up
 #   slow-select      SELECT is answered after $SCRIPTED_STALL_S seconds
+#   select-no        SELECT is answered NO
 #   evil-list        LIST answers with names that climb out of any root
 #   append-hangup    on reading an APPEND command (its literal still
 #                    coming) the server creates LOG.append and exits, for
@@ -119,6 +120,10 @@ while IFS= read -r input; do
         exit 0
       fi
       [ "$scenario" != slow-select ] || sleep "$SCRIPTED_STALL_S"
+      if [ "$scenario" = select-no ]; then
+        line "$tag NO Permission denied"
+        continue
+      fi
       line "* 2 EXISTS" "* OK [UIDVALIDITY 7] ok" "* OK [UIDNEXT 3] ok" "$tag OK [READ-WRITE] done" ;;
     "UID FETCH "*"BODY.PEEK[]"*)
       case $cmd in
