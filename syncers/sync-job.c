@@ -136,7 +136,6 @@ typedef struct {
   guint32 pulled_max;         /* highest Maildir UID of a pulled message */
   GArray *delivered;          /* DeliveredPull: in place, pair not yet recorded */
   GError *deferred;           /* first error inside a callback */
-  gboolean slicing;           /* a first download in slices (first_download()) */
   MsSyncProgress progress;
   gint64 progress_at_us;      /* last report, or the start of the download */
   gboolean progress_said;     /* a report went out */
@@ -647,12 +646,8 @@ do_pulls (Job *job, const MsSyncPlan *plan, GError **error)
   guint32 near = reserve_near_uids (job, uids->len, error);
   if (near == 0)
     return FALSE;
-  /* In slices, the totals are the mailbox's, counted from its first slice
-   * (the bytes as far as listed). */
-  if (!job->slicing) {
-    job->progress = (MsSyncProgress) { 0, uids->len, 0, 0 };
-    job->progress_at_us = g_get_monotonic_time ();
-  }
+  /* The caller set the message total (start_progress()); the bytes are
+   * counted as the pulls are listed. */
   for (guint i = 0; i < uids->len; i++) {
     MsFarMessage key = { .uid = g_array_index (uids, guint32, i) };
     const MsFarMessage *m = bsearch (&key, job->listing.messages->data, job->listing.messages->len,
@@ -1425,6 +1420,14 @@ repair_uidvalidity (Job *job, MsSyncState *state, GError **error)
 
 /* --- carrying out a plan ---------------------------------------------------------- */
 
+/* A download's progress starts: `total` messages, no bytes yet. */
+static void
+start_progress (Job *job, guint total)
+{
+  job->progress = (MsSyncProgress) { 0, total, 0, 0 };
+  job->progress_at_us = g_get_monotonic_time ();
+}
+
 /* Carries out `plan` and, when every copy succeeded, raises MaxPulledUid
  * to the plan's mark; a server message that the FETCH did not return
  * (expunged meanwhile, or a server's whim) keeps it below, so that it is
@@ -1476,16 +1479,13 @@ on_uid_of (const MsImapResponse *r, gpointer data)
  * mailbox's size (the listing and the plan take some 50 bytes a message,
  * the state 16), and an interrupted download keeps what it committed.
  * With nothing paired and an empty folder, a slice's listing is all its
- * plan needs.  The
- * commits leave HIGHESTMODSEQ unknown: a run after an interruption lists
- * every message.  Returns the last slice's plan. */
+ * plan needs.  The commits leave HIGHESTMODSEQ unknown: a run after an
+ * interruption lists every message.  Returns the last slice's plan. */
 static MsSyncPlan *
 first_download (Job *job, MsSyncState *state, GError **error)
 {
   MsImapClient *imap = job->ctx->imap;
-  job->slicing = TRUE;
-  job->progress = (MsSyncProgress) { 0, job->exists, 0, 0 };
-  job->progress_at_us = g_get_monotonic_time ();
+  start_progress (job, job->exists); /* the mailbox's, across the slices */
   g_autoptr (GArray) no_pairs = g_array_new (FALSE, FALSE, sizeof (MsSyncPair));
   guint32 from = 1;
   guint64 listed = 0;
@@ -1682,7 +1682,10 @@ sync_box (Job *job, GError **error)
     if (error && *error)
       return FALSE;
     plan = ms_sync_plan_make (&job->listing, job->scan, state, &ctx->policy, error);
-    if (plan == NULL || !carry_out (job, state, plan, error))
+    if (plan == NULL)
+      return FALSE;
+    start_progress (job, plan->n_pull);
+    if (!carry_out (job, state, plan, error))
       return FALSE;
   }
 

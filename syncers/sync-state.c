@@ -984,15 +984,6 @@ ms_sync_state_file_unpair (MsSyncStateFile *f, guint32 far_uid, guint32 near_uid
   return TRUE;
 }
 
-/* Writes `text` to path via path.new-ng, with fsync of the file and of the
- * directory when asked.  Not ".new": that is mbsync's name, and its
- * presence next to an mbsync journal means something to mbsync.
- *
- * The new file is swapped with the old one (RENAME_EXCHANGE), which is as
- * atomic as a rename over it, and the old one stays behind as path.new-ng
- * for the next commit to overwrite: no inode is created or freed (see
- * journal_write for why that matters).  Where the file system cannot swap,
- * or there is no old file yet, a plain rename. */
 /* Where format_pieces() writes a state file: the offset reached, or the
  * first error. */
 typedef struct {
@@ -1010,7 +1001,15 @@ emit_to_file (const char *text, gsize len, gpointer data)
   return sink->error == 0;
 }
 
-/* Writes the state to its scratch file and renames that into place. */
+/* Writes the state to path via path.new-ng, with fsync of the file and of the
+ * directory when asked.  Not ".new": that is mbsync's name, and its
+ * presence next to an mbsync journal means something to mbsync.
+ *
+ * The new file is swapped with the old one (RENAME_EXCHANGE), which is as
+ * atomic as a rename over it, and the old one stays behind as path.new-ng
+ * for the next commit to overwrite: no inode is created or freed (see
+ * journal_write for why that matters).  Where the file system cannot swap,
+ * or there is no old file yet, a plain rename. */
 static gboolean
 replace_state_file (const char *path, const MsSyncState *state, gboolean do_fsync, GError **error)
 {

@@ -7,8 +7,8 @@
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 

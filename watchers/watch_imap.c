@@ -36,9 +36,10 @@
  * Dead connections: every connection sends something at least every
  * --keepalive seconds (NOOP, or DONE and a new IDLE, which also renews an
  * IDLE before servers drop it at 30 minutes) and waits for the answer with
- * the account's Timeout (the default where it is 0, "none").  Any lost connection ends the program with status
- * 2: the coordinator restarts a watcher that exits, and a restart brings a
- * full sync, which no reconnecting watcher could promise.
+ * the account's Timeout (the default where it is 0, "none").  Any lost
+ * connection ends the program with status 2: the coordinator restarts a
+ * watcher that exits, and a restart brings a full sync, which no
+ * reconnecting watcher could promise.
  *
  * Exit status: 0 when stdin reaches EOF or stdout's reader goes away (that
  * is how a watcher is told to stop; a closed stdin, as inputkill gives its
