@@ -133,6 +133,15 @@ ms_imap_client_send_raw (MsImapClient *c, const char *line, GError **error)
   return ms_transport_write (c->transport, line, strlen (line), error);
 }
 
+gboolean
+ms_imap_client_flush (MsImapClient *c, GError **error)
+{
+  if (ms_transport_flush (c->transport, error))
+    return TRUE;
+  c->broken = TRUE;
+  return FALSE;
+}
+
 static char *
 send_va (MsImapClient *c, GError **error, const char *format, va_list ap)
 {

@@ -62,6 +62,9 @@ typedef void (*MsImapUntagged) (const MsImapResponse *response, gpointer user_da
 
 /* Sends "TAG <command>\r\n"; returns the tag (transfer full) or NULL. */
 char *ms_imap_client_send (MsImapClient *client, GError **error, const char *format, ...) G_GNUC_PRINTF (3, 4);
+/* Sends the commands so far now instead of at the next read (see
+ * transport.h), so the server works on them while the caller does. */
+gboolean ms_imap_client_flush (MsImapClient *client, GError **error);
 /* Produces the next bytes of an APPEND literal: returns the count (0 at
  * the end) or -1 with error set. */
 typedef gssize (*MsImapReader) (gpointer user_data, char *buf, gsize len, GError **error);

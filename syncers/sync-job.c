@@ -287,26 +287,47 @@ send_changes_listing (Job *job, const MsSyncState *state, GError **error)
                               state->far_highestmodseq);
 }
 
-/* SELECT, and when the last run left a HIGHESTMODSEQ, the listing of what
- * changed since then sent right behind it: one round trip instead of two
- * for a mailbox that changed.  *listed tells whether that listing holds
- * (the UIDVALIDITY is still the one it is relative to); else it is
- * discarded and list_far() asks again. */
+/* SELECT and, when the last run left a HIGHESTMODSEQ, the listing of what
+ * changed since then sent right behind it, both before the Maildir folder
+ * is scanned: the server answers while the scan runs, and a mailbox that
+ * changed costs one round trip instead of two.  Without the listing (a
+ * first sync, no QRESYNC) SELECT goes out alone, after the scan, where a
+ * failed one can still create the mailbox (select_box()). */
+typedef struct {
+  char *select_tag; /* NULL: nothing was sent ahead */
+  char *list_tag;
+} SelectAhead;
+
 static gboolean
-select_and_list (Job *job, const MsSyncState *state, gboolean *listed, GError **error)
+select_send (Job *job, const MsSyncState *state, SelectAhead *ahead, GError **error)
 {
-  *listed = FALSE;
   listing_reset (job);
   if (!can_list_changes (job, state))
-    return select_box (job, error);
+    return TRUE;
   MsImapClient *imap = job->ctx->imap;
-  g_autofree char *select_tag = ms_imap_client_send (imap, error, "SELECT %s (CONDSTORE)", job->far_quoted);
-  g_autofree char *list_tag = select_tag ? send_changes_listing (job, state, error) : NULL;
-  if (list_tag == NULL)
-    return FALSE;
+  ahead->select_tag = ms_imap_client_send (imap, error, "SELECT %s (CONDSTORE)", job->far_quoted);
+  ahead->list_tag = ahead->select_tag ? send_changes_listing (job, state, error) : NULL;
+  return ahead->list_tag != NULL && ms_imap_client_flush (imap, error);
+}
+
+/* Reads the answers to select_send(), or selects now if it sent nothing.
+ * *listed tells whether the listing holds (the UIDVALIDITY is still the one
+ * it is relative to); else it is discarded and list_far() asks again.
+ * With `error` NULL (the scan failed) the answers are only drained. */
+static gboolean
+select_finish (Job *job, const MsSyncState *state, SelectAhead *ahead, gboolean *listed, GError **error)
+{
+  *listed = FALSE;
+  g_autofree char *select_tag = g_steal_pointer (&ahead->select_tag);
+  g_autofree char *list_tag = g_steal_pointer (&ahead->list_tag);
+  if (select_tag == NULL)
+    return error != NULL && select_box (job, error);
+  MsImapClient *imap = job->ctx->imap;
   g_autoptr (GError) select_error = NULL, list_error = NULL;
   g_autoptr (MsImapResponse) selected = ms_imap_client_wait (imap, select_tag, on_select, job, &select_error);
   g_autoptr (MsImapResponse) list = ms_imap_client_wait (imap, list_tag, on_listing, job, &list_error);
+  if (error == NULL)
+    return FALSE;
   if (selected == NULL) {
     /* The listing failed with it (nothing is selected after a failed
      * SELECT); the plain path creates the mailbox if it may. */
@@ -322,7 +343,7 @@ select_and_list (Job *job, const MsSyncState *state, gboolean *listed, GError **
   return TRUE;
 }
 
-/* Fills job->listing (unless select_and_list() did); TRUE if the server
+/* Fills job->listing (unless select_finish() did); TRUE if the server
  * side could be skipped entirely. */
 static gboolean
 list_far (Job *job, const MsSyncState *state, gboolean listed, GError **error)
@@ -672,7 +693,8 @@ do_pulls (Job *job, const MsSyncPlan *plan, GError **error)
   static const MsImapLiteralSink sink = { sink_begin, sink_data, sink_end };
   g_autoptr (GPtrArray) tags = g_ptr_array_new_with_free_func (g_free);
   GError *send_error = NULL;
-  gboolean sent = send_per_set (job->ctx->imap, uids, "UID FETCH", "(UID BODY.PEEK[])", tags, &send_error);
+  gboolean sent = send_per_set (job->ctx->imap, uids, "UID FETCH", "(UID BODY.PEEK[])", tags, &send_error)
+                  && ms_imap_client_flush (job->ctx->imap, &send_error);
   GError *sync_error = NULL;
   job->journal_unsynced = !ms_sync_journal_sync (job->state_file, &sync_error);
   ms_imap_parser_set_literal_sink (parser, &sink, job);
@@ -1659,8 +1681,19 @@ sync_box (Job *job, GError **error)
   MsSyncState *state = ms_sync_state_file_state (job->state_file);
   const MsSyncState before = *state; /* the scalars, to see whether a commit is needed */
   gboolean listed;
-  if (!scan_folder (job, state, error) || !select_and_list (job, state, &listed, error))
+  SelectAhead ahead = { NULL, NULL };
+  if (!select_send (job, state, &ahead, error)) {
+    g_free (ahead.select_tag);
+    g_free (ahead.list_tag);
     return FALSE;
+  }
+  g_autoptr (GError) scan_error = NULL;
+  gboolean scanned = scan_folder (job, state, &scan_error);
+  if (!select_finish (job, state, &ahead, &listed, scanned ? error : NULL)) {
+    if (!scanned)
+      g_propagate_error (error, g_steal_pointer (&scan_error));
+    return FALSE;
+  }
   if (state->far_uidvalidity != 0 && state->far_uidvalidity != job->uidvalidity) {
     /* What an interrupted run left pending is found by the re-pairing,
      * which looks at every message; its journal goes with the commit. */

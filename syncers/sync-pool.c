@@ -454,40 +454,111 @@ ms_sync_pool_channel_boxes (MsSyncPool *pool, GError **error)
 
 /* --- the resident's memory ---------------------------------------------------------------- */
 
-GArray *
-ms_sync_pool_unchanged (MsSyncPool *pool, GPtrArray *boxes, gboolean server_only)
+/* One connection's share of a STATUS check. */
+typedef struct {
+  MsSyncPool *pool;
+  Conn *conn;
+  gboolean server_only;
+  GPtrArray *boxes; /* borrowed names */
+  GPtrArray *known; /* fingerprints (or NULL), owned */
+  GArray *same;     /* the answer; NULL: this share could not be checked */
+} CheckShare;
+
+static gpointer
+check_share (gpointer data)
 {
-  Conn *c = main_conn (pool);
-  g_autoptr (GPtrArray) known = g_ptr_array_new_with_free_func (g_free);
-  guint n_known = 0;
+  CheckShare *share = data;
+  Conn *c = share->conn;
+  if (!conn_connect (share->pool, c, NULL))
+    return NULL;
   /* STATUS of the mailbox selected on this connection is not reliable:
    * it is closed first where the server can, else left out. */
-  gboolean can_unselect = c->imap != NULL && ms_imap_client_has_cap (c->imap, "UNSELECT");
-  gboolean unselect = FALSE;
-  g_mutex_lock (&pool->lock);
-  for (guint i = 0; i < boxes->len; i++) {
-    const char *box = g_ptr_array_index (boxes, i);
-    MsSyncFingerprint *f = g_hash_table_lookup (pool->fingerprints, box);
-    if (f != NULL && c->selected != NULL && g_str_equal (box, c->selected)) {
+  gboolean can_unselect = ms_imap_client_has_cap (c->imap, "UNSELECT"), unselect = FALSE;
+  for (guint i = 0; c->selected != NULL && i < share->boxes->len; i++) {
+    if (g_ptr_array_index (share->known, i) != NULL && g_str_equal (g_ptr_array_index (share->boxes, i), c->selected)) {
       unselect = can_unselect;
       if (!can_unselect)
-        f = NULL;
+        g_clear_pointer (&g_ptr_array_index (share->known, i), g_free);
     }
-    g_ptr_array_add (known, f ? g_memdup2 (f, sizeof *f) : NULL);
-    n_known += f != NULL;
   }
-  g_mutex_unlock (&pool->lock);
-  if (n_known == 0 || !conn_connect (pool, c, NULL))
-    return NULL;
   MsSyncContext ctx;
-  ms_channel_setup_context (pool->setup, c->imap, &ctx);
+  ms_channel_setup_context (share->pool->setup, c->imap, &ctx);
   g_autoptr (GError) error = NULL;
-  GArray *same = ms_sync_fingerprint_check (&ctx, boxes, known, unselect, server_only, &error);
-  if (same == NULL) {
+  share->same = ms_sync_fingerprint_check (&ctx, share->boxes, share->known, unselect, share->server_only, &error);
+  if (share->same == NULL) {
     g_debug ("fingerprint check: %s", error->message);
     conn_drop (c);
   } else if (unselect) {
     g_clear_pointer (&c->selected, g_free);
+  }
+  return NULL;
+}
+
+/* The boxes with a fingerprint are shared out among the open connections
+ * (or the first, opened for it), each share checked by one pipelined
+ * STATUS round trip on its own connection, the shares at the same time:
+ * the server opens each mailbox, and one connection would leave it
+ * working on one core. */
+GArray *
+ms_sync_pool_unchanged (MsSyncPool *pool, GPtrArray *boxes, gboolean server_only)
+{
+  Conn *open[MS_SYNC_POOL_CONNECTIONS_MAX];
+  guint n_open = 0;
+  for (guint i = 0; i < MS_SYNC_POOL_CONNECTIONS_MAX; i++)
+    if (pool->conns[i].imap != NULL)
+      open[n_open++] = &pool->conns[i];
+  if (n_open == 0)
+    open[n_open++] = main_conn (pool);
+
+  /* Which box goes to which share: the i-th box with a fingerprint to share
+   * i mod n, so every share gets as many. */
+  g_autofree guint *share_of = g_new (guint, boxes->len);
+  CheckShare shares[MS_SYNC_POOL_CONNECTIONS_MAX];
+  for (guint k = 0; k < n_open; k++)
+    shares[k] = (CheckShare) { pool, open[k], server_only, g_ptr_array_new (),
+                               g_ptr_array_new_with_free_func (g_free), NULL };
+  guint n_known = 0;
+  g_mutex_lock (&pool->lock);
+  for (guint i = 0; i < boxes->len; i++) {
+    MsSyncFingerprint *f = g_hash_table_lookup (pool->fingerprints, g_ptr_array_index (boxes, i));
+    share_of[i] = f != NULL ? n_known++ % n_open : G_MAXUINT;
+    if (f != NULL) {
+      g_ptr_array_add (shares[share_of[i]].boxes, g_ptr_array_index (boxes, i));
+      g_ptr_array_add (shares[share_of[i]].known, g_memdup2 (f, sizeof *f));
+    }
+  }
+  g_mutex_unlock (&pool->lock);
+
+  GArray *same = NULL;
+  if (n_known > 0) {
+    guint used = MIN (n_open, n_known);
+    GThread *threads[MS_SYNC_POOL_CONNECTIONS_MAX];
+    for (guint k = 1; k < used; k++)
+      threads[k] = g_thread_new ("check", check_share, &shares[k]);
+    check_share (&shares[0]);
+    for (guint k = 1; k < used; k++)
+      g_thread_join (threads[k]);
+    /* A share that could not be checked leaves its boxes to a sync. */
+    guint placed[MS_SYNC_POOL_CONNECTIONS_MAX] = { 0 };
+    gboolean any = FALSE;
+    same = g_array_sized_new (FALSE, TRUE, sizeof (gboolean), boxes->len);
+    g_array_set_size (same, boxes->len);
+    for (guint i = 0; i < boxes->len; i++) {
+      if (share_of[i] == G_MAXUINT)
+        continue;
+      CheckShare *sh = &shares[share_of[i]];
+      guint j = placed[share_of[i]]++;
+      any = any || sh->same != NULL;
+      g_array_index (same, gboolean, i) = sh->same != NULL && g_array_index (sh->same, gboolean, j);
+    }
+    if (!any)
+      g_clear_pointer (&same, g_array_unref);
+  }
+  for (guint k = 0; k < n_open; k++) {
+    g_ptr_array_unref (shares[k].boxes);
+    g_ptr_array_unref (shares[k].known);
+    if (shares[k].same != NULL)
+      g_array_unref (shares[k].same);
   }
   return same;
 }

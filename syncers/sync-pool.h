@@ -69,8 +69,9 @@ void ms_sync_pool_run (MsSyncPool *pool, GPtrArray *boxes, MsSyncDoneFn done, Ms
 /* The resident's fast path: for each of `boxes` (canonical names; "" for
  * none), TRUE when its fingerprint is known and both sides still match it
  * (with `server_only`: the server's side), found with one pipelined STATUS
- * round trip for all.  NULL when nothing could be checked (then every box
- * needs a sync). */
+ * round trip, the boxes shared out among the open connections.  FALSE for
+ * a box whose share could not be checked; NULL when nothing could be (then
+ * every box needs a sync). */
 GArray *ms_sync_pool_unchanged (MsSyncPool *pool, GPtrArray *boxes, gboolean server_only);
 
 /* A mailbox to look at once more when nothing else is waiting, due now:

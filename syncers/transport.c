@@ -260,6 +260,12 @@ flush_out (MsTransport *t, GError **error)
 }
 
 gboolean
+ms_transport_flush (MsTransport *t, GError **error)
+{
+  return flush_out (t, error);
+}
+
+gboolean
 ms_transport_write (MsTransport *t, const void *buf, gsize len, GError **error)
 {
   if (t->out_len + len > sizeof t->out && !flush_out (t, error))

@@ -54,6 +54,9 @@ gssize ms_transport_read (MsTransport *t, void *buf, gsize len, GError **error);
  * timeout); returns -2 (no error set) when nothing arrived in time. */
 gssize ms_transport_read_wait (MsTransport *t, void *buf, gsize len, gint timeout_ms, GError **error);
 gboolean ms_transport_write (MsTransport *t, const void *buf, gsize len, GError **error);
+/* Sends what writes kept back now, for a caller that works on something
+ * else (a disk sync) before it reads the reply. */
+gboolean ms_transport_flush (MsTransport *t, GError **error);
 
 void ms_transport_free (MsTransport *t);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsTransport, ms_transport_free)

@@ -1,5 +1,6 @@
 /* test-transport.c — the transport's write buffer: what is written waits
- * for the next read or a full buffer, leaves in one piece, and in order.
+ * for the next read, a flush or a full buffer, leaves in one piece, and in
+ * order.
  * A plain TCP connection to a listening socket of the test on 127.0.0.1. */
 #include <errno.h>
 #include <netinet/in.h>
@@ -114,6 +115,30 @@ test_held_until_read (void)
   link_close (&l);
 }
 
+/* A flush sends what was held without any read, and only once. */
+static void
+test_flush_without_read (void)
+{
+  Link l;
+  link_open (&l);
+  const char cmd[] = "a1 UID FETCH 7:8 (UID BODY.PEEK[])\r\n";
+  g_assert_true (ms_transport_write (l.t, cmd, strlen (cmd), NULL));
+  g_autoptr (GString) got = g_string_new (NULL);
+  peer_drain (&l, got);
+  g_assert_cmpuint (got->len, ==, 0);
+  g_autoptr (GError) error = NULL;
+  g_assert_true (ms_transport_flush (l.t, &error));
+  g_assert_no_error (error);
+  peer_wait_for (&l, got, strlen (cmd));
+  g_assert_cmpstr (got->str, ==, cmd);
+  /* Neither a second flush nor the next read sends it again. */
+  g_assert_true (ms_transport_flush (l.t, NULL));
+  client_read_nothing (&l);
+  peer_drain (&l, got);
+  g_assert_cmpuint (got->len, ==, strlen (cmd));
+  link_close (&l);
+}
+
 /* Fills `len` bytes with a pattern that differs per `seed`. */
 static char *
 pattern (gsize len, char seed)
@@ -157,5 +182,6 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/transport/held-until-read", test_held_until_read);
   g_test_add_func ("/transport/overflow-keeps-order", test_overflow_keeps_order);
+  g_test_add_func ("/transport/flush-without-read", test_flush_without_read);
   return g_test_run ();
 }
