@@ -19,6 +19,7 @@ struct MsSyncPool {
   GMutex lock; /* guards what follows, and the setup's secret */
   GHashTable *fingerprints; /* box -> MsSyncFingerprint* */
   GHashTable *verify;       /* box -> Verify* */
+  GHashTable *affinity;     /* box -> index + 1 of the connection that last opened it */
   guint connect_failures;   /* in a row */
   gint64 next_connect_us;   /* monotonic; no attempt before */
   GError *connect_error;    /* the last failure, repeated during the backoff */
@@ -49,6 +50,7 @@ ms_sync_pool_new (MsChannelSetup *setup, guint connections, gboolean force)
   g_mutex_init (&pool->lock);
   pool->fingerprints = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   pool->verify = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  pool->affinity = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   return pool;
 }
 
@@ -62,6 +64,7 @@ ms_sync_pool_free (MsSyncPool *pool)
   ms_channel_setup_free (pool->setup);
   g_hash_table_unref (pool->fingerprints);
   g_hash_table_unref (pool->verify);
+  g_hash_table_unref (pool->affinity);
   g_clear_error (&pool->connect_error);
   g_mutex_clear (&pool->lock);
   g_free (pool);
@@ -166,6 +169,15 @@ typedef struct {
 
 static void on_progress (gpointer data, const MsSyncProgress *progress);
 
+/* Remembers that the server process behind `c` opened `box` last: it keeps
+ * the mailbox's index open for a while, so the next sync of it costs the
+ * server less there.  Called with the lock held. */
+static void
+set_affinity (MsSyncPool *pool, Conn *c, const char *box)
+{
+  g_hash_table_insert (pool->affinity, g_strdup (box), GUINT_TO_POINTER ((guint) (c - pool->conns) + 1));
+}
+
 /* After a sync that left no fingerprint: synced once more when idle, once
  * the Maildir's mtimes have settled.  Only after a sync that changed
  * something or found the Maildir unsettled (one that changed nothing and
@@ -236,6 +248,7 @@ sync_one (MsSyncPool *pool, Conn *c, const char *box, Place *place, MsSyncResult
   g_clear_pointer (&c->selected, g_free);
   gboolean ok = ms_sync_box (&ctx, box, &counts, error);
   g_mutex_lock (&pool->lock);
+  set_affinity (pool, c, box);
   if (!ok) {
     g_hash_table_remove (pool->fingerprints, box);
   } else if (counts.have_fingerprint) {
@@ -297,7 +310,8 @@ run_box (MsSyncPool *pool, Conn *c, const char *box, Place *place, MsSyncResult 
 struct Run {
   MsSyncPool *pool;
   GPtrArray *boxes;
-  GAsyncQueue *todo; /* indices + 1 into boxes */
+  GAsyncQueue *todo; /* indices + 1 into boxes, for any connection */
+  GAsyncQueue *near[MS_SYNC_POOL_CONNECTIONS_MAX]; /* the same, best synced on connection i */
   MsSyncDoneFn done;
   MsSyncProgressFn progress;
   gpointer data;
@@ -331,13 +345,27 @@ report (Run *run, guint index, MsSyncResult *result)
   g_clear_error (&result->error);
 }
 
+/* The next mailbox for the worker on `c`: its own first, then any, then
+ * another connection's. */
+static gpointer
+next_item (Run *run, Conn *c)
+{
+  guint mine = (guint) (c - run->pool->conns);
+  gpointer item = g_async_queue_try_pop (run->near[mine]);
+  if (item == NULL)
+    item = g_async_queue_try_pop (run->todo);
+  for (guint i = 0; item == NULL && i < MS_SYNC_POOL_CONNECTIONS_MAX; i++)
+    item = g_async_queue_try_pop (run->near[i]);
+  return item;
+}
+
 static gpointer
 worker_main (gpointer data)
 {
   Worker *w = data;
   Run *run = w->run;
   MsSyncPool *pool = run->pool;
-  for (gpointer item; (item = g_async_queue_try_pop (run->todo)) != NULL;) {
+  for (gpointer item; (item = next_item (run, w->conn)) != NULL;) {
     guint index = GPOINTER_TO_UINT (item) - 1;
     if (w->conn->imap == NULL && run->parallel) {
       /* When the server refuses one connection more, the work goes back to
@@ -382,10 +410,10 @@ ms_sync_pool_run (MsSyncPool *pool, GPtrArray *boxes, MsSyncDoneFn done, MsSyncP
 {
   if (boxes->len == 0)
     return;
-  Run run = { pool, boxes, g_async_queue_new (), done, progress, data, { 0 }, FALSE };
+  Run run = { pool, boxes, g_async_queue_new (), { NULL }, done, progress, data, { 0 }, FALSE };
   g_mutex_init (&run.done_lock);
-  for (guint i = 0; i < boxes->len; i++)
-    g_async_queue_push (run.todo, GUINT_TO_POINTER (i + 1));
+  for (guint i = 0; i < MS_SYNC_POOL_CONNECTIONS_MAX; i++)
+    run.near[i] = g_async_queue_new ();
   /* Open connections first: they cost nothing to use. */
   Worker workers[MS_SYNC_POOL_CONNECTIONS_MAX];
   guint n = 0;
@@ -395,6 +423,18 @@ ms_sync_pool_run (MsSyncPool *pool, GPtrArray *boxes, MsSyncDoneFn done, MsSyncP
       if ((pool->conns[i].imap != NULL) == (pass == 0))
         workers[n++] = (Worker) { &run, &pool->conns[i] };
   run.parallel = n > 1;
+  /* A mailbox goes to the connection that opened it last, if that one
+   * works in this run. */
+  gboolean working[MS_SYNC_POOL_CONNECTIONS_MAX] = { FALSE };
+  for (guint k = 0; k < n; k++)
+    working[workers[k].conn - pool->conns] = TRUE;
+  g_mutex_lock (&pool->lock);
+  for (guint i = 0; i < boxes->len; i++) {
+    guint at = GPOINTER_TO_UINT (g_hash_table_lookup (pool->affinity, g_ptr_array_index (boxes, i)));
+    gboolean near = at != 0 && working[at - 1];
+    g_async_queue_push (near ? run.near[at - 1] : run.todo, GUINT_TO_POINTER (i + 1));
+  }
+  g_mutex_unlock (&pool->lock);
   GThread *threads[MS_SYNC_POOL_CONNECTIONS_MAX];
   for (guint i = 1; i < n; i++)
     threads[i] = g_thread_new ("sync", worker_main, &workers[i]);
@@ -407,6 +447,8 @@ ms_sync_pool_run (MsSyncPool *pool, GPtrArray *boxes, MsSyncDoneFn done, MsSyncP
   run.parallel = FALSE;
   worker_main (&last);
   g_async_queue_unref (run.todo);
+  for (guint i = 0; i < MS_SYNC_POOL_CONNECTIONS_MAX; i++)
+    g_async_queue_unref (run.near[i]);
   g_mutex_clear (&run.done_lock);
 }
 
@@ -485,6 +527,11 @@ check_share (gpointer data)
   ms_channel_setup_context (share->pool->setup, c->imap, &ctx);
   g_autoptr (GError) error = NULL;
   share->same = ms_sync_fingerprint_check (&ctx, share->boxes, share->known, unselect, share->server_only, &error);
+  g_mutex_lock (&share->pool->lock);
+  for (guint i = 0; share->same != NULL && i < share->boxes->len; i++)
+    if (g_ptr_array_index (share->known, i) != NULL)
+      set_affinity (share->pool, c, g_ptr_array_index (share->boxes, i));
+  g_mutex_unlock (&share->pool->lock);
   if (share->same == NULL) {
     g_debug ("fingerprint check: %s", error->message);
     conn_drop (c);

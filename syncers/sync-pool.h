@@ -25,8 +25,10 @@
 /* More connections than this buy nothing (the disk and the server are the
  * limits) and servers cap connections per user (Dovecot: 10 per address). */
 #define MS_SYNC_POOL_CONNECTIONS_MAX 8
-/* The default: leaves room under such caps for watch_imap's connections. */
-#define MS_SYNC_POOL_CONNECTIONS_DEFAULT 3
+/* The default: leaves room under such caps for watch_imap's connections
+ * (3 IDLE at most by default), and on two cores four keep both the server
+ * and the disk busy where three left them waiting on each other. */
+#define MS_SYNC_POOL_CONNECTIONS_DEFAULT 4
 
 /* After a failed connect, the next attempt waits 1 s, doubling up to this
  * (a returning network is noticed by the coordinator, which asks again). */

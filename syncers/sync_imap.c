@@ -583,7 +583,7 @@ main (int argc, char **argv)
   const GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, "Read FILE instead of ~/.mbsyncrc", "FILE" },
     { "serve", 0, 0, G_OPTION_ARG_STRING, &serve_channel, "Stay resident and sync CHANNEL on request (docs/protocol.md)", "CHANNEL" },
-    { "connections", 'j', 0, G_OPTION_ARG_INT, &connections, "Sync up to N mailboxes at once, each on its own IMAP connection (default 3)", "N" },
+    { "connections", 'j', 0, G_OPTION_ARG_INT, &connections, "Sync up to N mailboxes at once, each on its own IMAP connection (default 4)", "N" },
     { "all", 'a', 0, G_OPTION_ARG_NONE, &all, "Sync every channel of the configuration (as mbsync -a)", NULL },
     { "list", 'l', 0, G_OPTION_ARG_NONE, &list, "Print the channels' mailboxes instead of syncing them (as mbsync -l)", NULL },
     { "force", 0, 0, G_OPTION_ARG_NONE, &force, "Allow a sync that removes more than half of a mailbox", NULL },
