@@ -1398,6 +1398,15 @@ ms_maildir_delivery_abort (MsMaildirDelivery *d)
   g_free (d);
 }
 
+void
+ms_maildir_delivery_start_writeback (MsMaildirDelivery *d)
+{
+  g_return_if_fail (d != NULL);
+  /* Advice only: a failure here shows again in the commit's fsync. */
+  if (d->fsync && d->fd >= 0 && !d->failed)
+    (void) sync_file_range (d->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+}
+
 /* Everything before the rename: data on disk, times set, fd closed. */
 static gboolean
 finish_tmp (MsMaildirDelivery *d, GError **error)

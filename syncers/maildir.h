@@ -216,6 +216,12 @@ gboolean ms_maildir_delivery_write (MsMaildirDelivery *d, const void *data, gsiz
 /* Sets the file's access and modification time at commit (the server's
  * INTERNALDATE, as mbsync does, so MUAs sorting by date see arrival). */
 void ms_maildir_delivery_set_mtime (MsMaildirDelivery *d, gint64 unix_seconds);
+/* Starts writing what was written so far to the disk, without waiting
+ * (the body is complete): when several deliveries are committed one after
+ * the other, the first commit's sync finds the others' data on its way and
+ * the file system can make them durable together (ext4: one journal commit
+ * instead of one each).  Nothing is promised before the commit. */
+void ms_maildir_delivery_start_writeback (MsMaildirDelivery *d);
 /* Into new/ when flags lack SEEN and `to_new`, else cur/ (mbsync's rule);
  * the name is KEY[,U=uid]:2,FLAGS in both (uid 0: no ,U=).  Returns the
  * final file name (transfer full).  Frees d in every case; on failure

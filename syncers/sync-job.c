@@ -131,7 +131,8 @@ typedef struct {
   GHashTable *pull_flags;     /* far uid -> flags */
   MsMaildirDelivery *delivery;
   gboolean pending_cr;        /* the last streamed byte was a CR */
-  gboolean journal_unsynced;  /* pulls: bodies arriving now are dropped */
+  GArray *held;               /* HeldPull: body in tmp/, not yet synced or renamed */
+  gboolean journal_synced;    /* the pulls' journal entries are durable */
   guint32 numbered_max;       /* highest UID given to a message that had none */
   guint32 pulled_max;         /* highest Maildir UID of a pulled message */
   GArray *delivered;          /* DeliveredPull: in place, pair not yet recorded */
@@ -149,6 +150,19 @@ typedef struct {
   guint32 far_uid, near_uid;
   MsFlags flags;
 } DeliveredPull;
+
+/* A pulled message whose body is complete in tmp/ and whose file waits
+ * for the journal sync that makes its reserved UID safe to use. */
+typedef struct {
+  MsMaildirDelivery *delivery;
+  guint32 far_uid, near_uid;
+  MsFlags flags;
+} HeldPull;
+
+/* Bodies held in tmp/ (each with its file open) before they are synced and
+ * renamed together: the journal and their data then reach the disk in one
+ * go instead of one sync each, while the open files stay few. */
+#define PULL_HOLD_MAX 32
 
 /* Deliveries between directory syncs: one sync of new/ and cur/ per this
  * many messages instead of one per message, while a crash loses at most
@@ -476,8 +490,6 @@ sink_begin (const MsImapLiteralInfo *info, gpointer data)
     return FALSE;
   if (job->delivery != NULL)
     ms_maildir_delivery_abort (g_steal_pointer (&job->delivery));
-  if (job->journal_unsynced)
-    return TRUE; /* read and dropped: nothing may carry a reserved UID */
   GError *error = NULL;
   job->delivery = ms_maildir_delivery_begin (job->ctx->maildir, job->box, &error);
   job->pending_cr = FALSE;
@@ -588,6 +600,63 @@ record_deliveries (Job *job, GError **error)
   return TRUE;
 }
 
+/* Drops the held bodies (unlinked from tmp/): they count as not pulled. */
+static void
+drop_held (Job *job)
+{
+  for (guint i = 0; i < job->held->len; i++) {
+    HeldPull *hp = &g_array_index (job->held, HeldPull, i);
+    ms_maildir_delivery_abort (g_steal_pointer (&hp->delivery));
+    g_hash_table_insert (job->pull_near_uid, GUINT_TO_POINTER (hp->far_uid), GUINT_TO_POINTER (hp->near_uid));
+  }
+  g_array_set_size (job->held, 0);
+}
+
+/* Moves the held bodies into place: the journal naming their UIDs is made
+ * durable first (once per pull run; nothing may carry a reserved UID
+ * before), then each is synced and renamed, then recorded in batches.
+ * A body that cannot be placed is dropped (fetched again next time); the
+ * first error is returned after the others were placed. */
+static gboolean
+place_held (Job *job, GError **error)
+{
+  if (job->held->len == 0)
+    return TRUE;
+  GError *first = NULL;
+  if (!job->journal_synced && !ms_sync_journal_sync (job->state_file, &first)) {
+    drop_held (job);
+    g_propagate_error (error, first);
+    return FALSE;
+  }
+  job->journal_synced = TRUE;
+  for (guint i = 0; i < job->held->len; i++) {
+    HeldPull *hp = &g_array_index (job->held, HeldPull, i);
+    GError *local = NULL;
+    ms_sync_step ();
+    g_autofree char *name = ms_maildir_delivery_commit (g_steal_pointer (&hp->delivery), hp->near_uid, hp->flags,
+                                                        !(hp->flags & MS_FLAG_SEEN), &local);
+    if (name == NULL) {
+      /* Not pulled after all (see carry_out()). */
+      g_hash_table_insert (job->pull_near_uid, GUINT_TO_POINTER (hp->far_uid), GUINT_TO_POINTER (hp->near_uid));
+      if (first == NULL)
+        first = local;
+      else
+        g_error_free (local);
+      continue;
+    }
+    DeliveredPull dp = { hp->far_uid, hp->near_uid, hp->flags };
+    g_array_append_val (job->delivered, dp);
+  }
+  g_array_set_size (job->held, 0);
+  if (first == NULL && job->delivered->len >= PULL_SYNC_BATCH)
+    record_deliveries (job, &first);
+  if (first != NULL) {
+    g_propagate_error (error, first);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 static void
 on_pull_fetch (const MsImapResponse *r, gpointer data)
 {
@@ -609,18 +678,13 @@ on_pull_fetch (const MsImapResponse *r, gpointer data)
   }
   guint32 far_uid = (guint32) u, near_uid = GPOINTER_TO_UINT (near);
   MsFlags flags = GPOINTER_TO_UINT (g_hash_table_lookup (job->pull_flags, GUINT_TO_POINTER (far_uid)));
-  GError *error = NULL;
-  ms_sync_step ();
-  g_autofree char *name = ms_maildir_delivery_commit (g_steal_pointer (&d), near_uid, flags,
-                                                      !(flags & MS_FLAG_SEEN), &error);
-  if (name == NULL) {
-    defer_error (job, error);
-    return;
-  }
+  /* A UID asked for twice is delivered once. */
   g_hash_table_remove (job->pull_near_uid, GUINT_TO_POINTER (far_uid));
-  DeliveredPull dp = { far_uid, near_uid, flags };
-  g_array_append_val (job->delivered, dp);
-  if (job->delivered->len >= PULL_SYNC_BATCH && !record_deliveries (job, &error))
+  ms_maildir_delivery_start_writeback (d);
+  HeldPull hp = { g_steal_pointer (&d), far_uid, near_uid, flags };
+  g_array_append_val (job->held, hp);
+  GError *error = NULL;
+  if (job->held->len >= PULL_HOLD_MAX && !place_held (job, &error))
     defer_error (job, error);
 }
 
@@ -685,34 +749,31 @@ do_pulls (Job *job, const MsSyncPlan *plan, GError **error)
     g_hash_table_insert (job->pull_flags, GUINT_TO_POINTER (a->far_uid), GUINT_TO_POINTER (a->flags));
     near++;
   }
-  /* The FETCH goes out before the journal is synced, so that the server
-   * answers while the disk works: the answers are read only after the
-   * sync, and no file gets a reserved UID before the journal that names
-   * it is durable. */
+  /* The journal is synced only once bodies have arrived (place_held()):
+   * that one sync then carries the journal and their data to the disk. */
+  job->journal_synced = FALSE;
   MsImapParser *parser = ms_imap_client_parser (job->ctx->imap);
   static const MsImapLiteralSink sink = { sink_begin, sink_data, sink_end };
   g_autoptr (GPtrArray) tags = g_ptr_array_new_with_free_func (g_free);
   GError *send_error = NULL;
-  gboolean sent = send_per_set (job->ctx->imap, uids, "UID FETCH", "(UID BODY.PEEK[])", tags, &send_error)
-                  && ms_imap_client_flush (job->ctx->imap, &send_error);
-  GError *sync_error = NULL;
-  job->journal_unsynced = !ms_sync_journal_sync (job->state_file, &sync_error);
+  gboolean sent = send_per_set (job->ctx->imap, uids, "UID FETCH", "(UID BODY.PEEK[])", tags, &send_error);
   ms_imap_parser_set_literal_sink (parser, &sink, job);
   /* What was sent is waited for even when a later send failed. */
   gboolean ok = wait_all (job->ctx->imap, tags, on_pull_fetch, job, sent ? error : NULL) && sent;
   ms_imap_parser_set_literal_sink (parser, NULL, NULL);
   if (send_error != NULL)
     g_propagate_error (error, send_error);
-  if (sync_error != NULL) {
-    g_clear_error (error);
-    g_propagate_error (error, sync_error);
-    return FALSE;
-  }
   if (job->delivery != NULL)
     ms_maildir_delivery_abort (g_steal_pointer (&job->delivery));
   /* What arrived is kept even when the FETCH failed halfway. */
-  g_autoptr (GError) record_error = NULL;
+  g_autoptr (GError) place_error = NULL, record_error = NULL;
+  gboolean placed = place_held (job, &place_error);
   gboolean recorded = record_deliveries (job, &record_error);
+  if (!placed) {
+    g_clear_error (error);
+    g_propagate_error (error, g_steal_pointer (&place_error));
+    return FALSE;
+  }
   if (!ok)
     return FALSE;
   if (job->deferred != NULL) {
@@ -1591,6 +1652,11 @@ job_clear (Job *job)
   g_clear_pointer (&job->pull_near_uid, g_hash_table_unref);
   g_clear_pointer (&job->pull_flags, g_hash_table_unref);
   g_clear_pointer (&job->delivered, g_array_unref);
+  if (job->held != NULL) {
+    for (guint i = 0; i < job->held->len; i++)
+      ms_maildir_delivery_abort (g_array_index (job->held, HeldPull, i).delivery);
+    g_clear_pointer (&job->held, g_array_unref);
+  }
   if (job->delivery != NULL)
     ms_maildir_delivery_abort (g_steal_pointer (&job->delivery));
   g_clear_error (&job->deferred);
@@ -1891,6 +1957,7 @@ ms_sync_box (MsSyncContext *ctx, const char *box, MsSyncCounts *counts, GError *
   job.pull_near_uid = g_hash_table_new (NULL, NULL);
   job.pull_flags = g_hash_table_new (NULL, NULL);
   job.delivered = g_array_new (FALSE, FALSE, sizeof (DeliveredPull));
+  job.held = g_array_new (FALSE, FALSE, sizeof (HeldPull));
   gboolean ok = sync_box (&job, error);
   if (!ok)
     g_prefix_error (error, "%s: ", box);
