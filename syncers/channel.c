@@ -3,9 +3,14 @@
 
 #include <errno.h>
 #include <gio/gio.h>
+#include <poll.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "ms-error.h"
+#include "ms-fd.h"
 
 static void
 warn (MsChannelSetup *s, const char *format, ...) G_GNUC_PRINTF (2, 3);
@@ -220,6 +225,70 @@ ms_channel_setup_new (const MsMbsyncConfig *config, const MsMbsyncChannel *chann
   return g_steal_pointer (&s);
 }
 
+static guint pass_cmd_timeout_s = MS_CHANNEL_PASS_CMD_TIMEOUT_S;
+
+void
+ms_channel_set_pass_cmd_timeout (guint seconds)
+{
+  pass_cmd_timeout_s = seconds;
+}
+
+/* Runs `cmd` through /bin/sh with stdout captured (at most `max` + 1
+ * bytes, the rest unread), stdin from /dev/null and stderr inherited;
+ * kills it at the deadline.  *ok: it exited 0 in time. */
+static GByteArray *
+run_pass_cmd (const char *cmd, gsize max, gboolean *ok, GError **error)
+{
+  *ok = FALSE;
+  const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+  GPid pid;
+  int out_fd = -1;
+  if (!g_spawn_async_with_pipes (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL,
+                                 NULL, NULL, &pid, NULL, &out_fd, NULL, error))
+    return NULL;
+  gint64 deadline = g_get_monotonic_time () + (gint64) pass_cmd_timeout_s * G_USEC_PER_SEC;
+  GByteArray *out = g_byte_array_new ();
+  gboolean timed_out = FALSE;
+  while (out->len <= max) {
+    g_autoptr (GError) local = NULL;
+    if (!ms_fd_wait (out_fd, POLLIN, deadline, &local)) {
+      timed_out = g_error_matches (local, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+      break;
+    }
+    guint8 buf[4096];
+    ssize_t n = read (out_fd, buf, MIN (sizeof buf, max + 1 - out->len));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    g_byte_array_append (out, buf, (guint) n);
+  }
+  close (out_fd);
+  /* It may have closed its output and kept going: waited for up to the
+   * same deadline. */
+  int status = 0;
+  pid_t r;
+  while ((r = waitpid (pid, &status, WNOHANG)) == 0 && !timed_out) {
+    if (g_get_monotonic_time () >= deadline)
+      timed_out = TRUE;
+    else
+      g_usleep (10 * 1000); /* a child that has no fd left to wait on */
+  }
+  if (r == 0) {
+    kill (pid, SIGKILL);
+    waitpid (pid, &status, 0);
+  }
+  g_spawn_close_pid (pid);
+  if (timed_out) {
+    explicit_bzero (out->data, out->len);
+    g_byte_array_unref (out);
+    g_set_error (error, MS_ERROR, MS_ERROR_FAILED, "did not finish within %u s", pass_cmd_timeout_s);
+    return NULL;
+  }
+  *ok = r == pid && WIFEXITED (status) && WEXITSTATUS (status) == 0;
+  return out;
+}
+
 gboolean
 ms_channel_setup_fetch_secret (MsChannelSetup *s, GError **error)
 {
@@ -227,28 +296,40 @@ ms_channel_setup_fetch_secret (MsChannelSetup *s, GError **error)
     s->imap.secret = s->secret;
     return TRUE;
   }
-  const char *argv[] = { "/bin/sh", "-c", s->account->pass_cmd, NULL };
-  g_autoptr (GSubprocess) proc = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE, error);
-  if (proc == NULL)
+  gboolean ok;
+  g_autoptr (GError) local = NULL;
+  GByteArray *out = run_pass_cmd (s->account->pass_cmd, MS_CHANNEL_SECRET_MAX, &ok, &local);
+  if (out == NULL) {
+    g_set_error (error, MS_ERROR, MS_ERROR_FAILED, "PassCmd of account %s %s", s->account->name, local->message);
     return FALSE;
-  g_autoptr (GBytes) out = NULL;
-  if (!g_subprocess_communicate (proc, NULL, NULL, &out, NULL, error))
-    return FALSE;
-  gsize len = 0;
-  const char *data = out ? g_bytes_get_data (out, &len) : NULL;
-  gboolean ok = g_subprocess_get_if_exited (proc) && g_subprocess_get_exit_status (proc) == 0;
+  }
+  gsize len = out->len;
+  const char *data = (const char *) out->data;
   if (!ok || len == 0 || len > MS_CHANNEL_SECRET_MAX) {
     /* The output is never shown: it may be the secret itself. */
     g_set_error (error, MS_ERROR, MS_ERROR_FAILED, "PassCmd of account %s %s", s->account->name,
                  !ok ? "failed" : len == 0 ? "printed nothing" : "printed too much");
-    if (data != NULL)
-      explicit_bzero ((void *) data, len);
+    explicit_bzero (out->data, len);
+    g_byte_array_unref (out);
     return FALSE;
   }
   const char *nl = memchr (data, '\n', len);
   s->secret = g_strndup (data, nl ? (gsize) (nl - data) : len);
-  explicit_bzero ((void *) data, len);
+  s->secret_from_cmd = TRUE;
+  explicit_bzero (out->data, len);
+  g_byte_array_unref (out);
   s->imap.secret = s->secret;
+  return TRUE;
+}
+
+gboolean
+ms_channel_setup_forget_secret (MsChannelSetup *s)
+{
+  if (!s->secret_from_cmd || s->secret == NULL)
+    return FALSE;
+  wipe_secret (g_steal_pointer (&s->secret));
+  s->imap.secret = NULL;
+  s->secret_from_cmd = FALSE;
   return TRUE;
 }
 

@@ -23,6 +23,14 @@
  * OAuth token (tokens are a few kilobytes). */
 #define MS_CHANNEL_SECRET_MAX (64 * 1024)
 
+/* PassCmd may wait for a person (a pinentry prompt for the key that holds
+ * the password) but not forever: a resident syncer stuck in it would sync
+ * nothing and say nothing.  mbsync waits without end. */
+#define MS_CHANNEL_PASS_CMD_TIMEOUT_S 120
+
+/* Test knob: the PassCmd bound in seconds, for every setup. */
+void ms_channel_set_pass_cmd_timeout (guint seconds);
+
 typedef struct {
   const MsMbsyncChannel *channel; /* borrowed from the config */
   const MsMbsyncAccount *account;
@@ -34,6 +42,7 @@ typedef struct {
   MsSyncPolicy policy;
   gboolean create_far, create_near;
   char *secret;                   /* wiped on free */
+  gboolean secret_from_cmd;       /* secret is what PassCmd printed */
   GPtrArray *warnings;            /* char*: for the program to print */
 } MsChannelSetup;
 
@@ -46,9 +55,14 @@ MsChannelSetup *ms_channel_setup_new (const MsMbsyncConfig *config, const MsMbsy
 void ms_channel_setup_free (MsChannelSetup *setup);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsChannelSetup, ms_channel_setup_free)
 
-/* Runs PassCmd (through /bin/sh, stdout captured, first line kept) unless
- * the secret is known already; fills setup->imap.secret. */
+/* Runs PassCmd (through /bin/sh, stdout captured, first line kept, within
+ * MS_CHANNEL_PASS_CMD_TIMEOUT_S) unless the secret is known already; fills
+ * setup->imap.secret. */
 gboolean ms_channel_setup_fetch_secret (MsChannelSetup *setup, GError **error);
+/* After the server refused the secret: forgets it if PassCmd printed it,
+ * so that the next fetch runs PassCmd again (an OAuth token expires within
+ * the hour; a resident syncer keeps going for days).  TRUE if it did. */
+gboolean ms_channel_setup_forget_secret (MsChannelSetup *setup);
 
 /* A sync context for a connected client (borrowed by the context). */
 void ms_channel_setup_context (MsChannelSetup *setup, MsImapClient *imap, MsSyncContext *ctx);

@@ -340,7 +340,7 @@ authenticate (MsImapClient *c, const char *mech, const char *initial, GError **e
       }
       if (ms_imap_response_get_condition (r) == MS_IMAP_CONDITION_OK)
         return TRUE;
-      g_set_error (error, MS_ERROR, MS_ERROR_PROTOCOL, "authentication (%s) failed: %s", mech,
+      g_set_error (error, MS_ERROR, MS_ERROR_AUTH, "authentication (%s) failed: %s", mech,
                    ms_imap_response_get_text (r));
       return FALSE;
     }
@@ -422,6 +422,9 @@ login (MsImapClient *c, const MsImapClientOptions *o, GError **error)
     }
     g_autoptr (MsImapResponse) r = ms_imap_client_wait (c, tag, NULL, NULL, error);
     if (r == NULL) {
+      /* The server answered (NO or BAD): it refused the credentials. */
+      if (!c->broken && g_error_matches (*error, MS_ERROR, MS_ERROR_PROTOCOL))
+        (*error)->code = MS_ERROR_AUTH;
       g_prefix_error (error, "login failed: ");
       return FALSE;
     }

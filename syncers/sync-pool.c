@@ -2,6 +2,8 @@
  * mailboxes run on several of them at once (see sync-pool.h). */
 #include "sync-pool.h"
 
+#include <string.h>
+
 #include "ms-error.h"
 
 typedef struct {
@@ -114,15 +116,31 @@ conn_connect (MsSyncPool *pool, Conn *c, GError **error)
     return FALSE;
   }
   g_autoptr (GError) local = NULL;
-  MsImapClientOptions options = pool->setup->imap;
-  gboolean ok = ms_channel_setup_fetch_secret (pool->setup, &local);
-  if (ok)
-    options.secret = pool->setup->imap.secret;
-  g_mutex_unlock (&pool->lock);
+  MsImapClient *imap = NULL;
+  /* A secret PassCmd printed a while ago may have expired (an OAuth token
+   * lives an hour): when the server refuses it, PassCmd runs once more. */
+  gboolean cached = pool->setup->secret != NULL;
+  for (int attempt = 0; attempt < 2 && imap == NULL; attempt++) {
+    g_clear_error (&local);
+    MsImapClientOptions options = pool->setup->imap;
+    gboolean ok = ms_channel_setup_fetch_secret (pool->setup, &local);
+    /* A copy: another worker may forget the setup's while this one logs in. */
+    char *secret = ok ? g_strdup (pool->setup->imap.secret) : NULL;
+    options.secret = secret;
+    g_mutex_unlock (&pool->lock);
+    imap = ok ? ms_imap_client_connect (&options, &local) : NULL;
+    if (secret != NULL)
+      explicit_bzero (secret, strlen (secret));
+    g_free (secret);
+    g_mutex_lock (&pool->lock);
+    if (imap != NULL || !g_error_matches (local, MS_ERROR, MS_ERROR_AUTH) || !cached
+        || !ms_channel_setup_forget_secret (pool->setup))
+      break;
+    cached = FALSE;
+    g_message ("%s: the server refused the secret PassCmd printed earlier; running PassCmd again",
+               pool->setup->channel->name);
+  }
 
-  MsImapClient *imap = ok ? ms_imap_client_connect (&options, &local) : NULL;
-
-  g_mutex_lock (&pool->lock);
   g_atomic_pointer_set (&c->imap, imap); /* see conn_drop */
   if (c->imap != NULL) {
     pool->connect_failures = 0;

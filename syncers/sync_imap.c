@@ -577,6 +577,7 @@ main (int argc, char **argv)
   gint die_after = -1;
   gint progress_ms = -1;
   gint recheck_ms = -1;
+  gint pass_cmd_timeout_s = -1;
   gint first_slice = -1;
   gint connections = MS_SYNC_POOL_CONNECTIONS_DEFAULT;
   g_auto (GStrv) args = NULL;
@@ -590,6 +591,7 @@ main (int argc, char **argv)
     { "die-after", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &die_after, "Test knob: exit 99 before state-changing step N+1", "N" },
     { "progress-interval", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &progress_ms, "Test knob: report a download's progress every MS milliseconds (0: every message)", "MS" },
     { "recheck-after", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &recheck_ms, "Test knob: look at a mailbox found unchanged once more after MS milliseconds", "MS" },
+    { "pass-cmd-timeout", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &pass_cmd_timeout_s, "Test knob: give PassCmd S seconds to finish", "S" },
     { "first-slice", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &first_slice, "Test knob: download a new mailbox in slices of N messages", "N" },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print only errors (the default; for mbsync's argv)", NULL },
     { "verbose", 'V', 0, G_OPTION_ARG_NONE, &verbose, "Print what each mailbox's sync did", NULL },
@@ -629,6 +631,8 @@ main (int argc, char **argv)
     ms_sync_set_progress_interval ((guint) progress_ms);
   if (recheck_ms >= 0)
     ms_sync_pool_set_recheck_ms ((guint) recheck_ms);
+  if (pass_cmd_timeout_s > 0)
+    ms_channel_set_pass_cmd_timeout ((guint) pass_cmd_timeout_s);
   if (first_slice > 0)
     ms_sync_set_first_slice ((guint) first_slice);
   g_autoptr (MsMbsyncConfig) config = ms_channel_load_config (config_path, &error);

@@ -5,7 +5,10 @@
 # are sent); STARTTLS configured but not offered sends no credentials; the
 # secret from PassCmd never shows in sync_imap's output, whatever fails; and
 # XOAUTH2 / OAUTHBEARER send exactly the token PassCmd printed, in the form
-# the mechanisms define, with or without SASL-IR and however long the token.
+# the mechanisms define, with or without SASL-IR and however long the token;
+# the resident runs PassCmd again when the server refuses what it printed
+# before (an OAuth token expires within the hour), and a PassCmd that hangs
+# fails with a message instead of stalling the sync.
 . "$top_srcdir/tests/lib/test-lib.sh"
 . "$top_srcdir/tests/lib/dovecot.sh"
 . "$top_srcdir/tests/helpers/sync-lib.sh"
@@ -13,7 +16,7 @@
 dovecot_available
 command -v base64 >/dev/null 2>&1 || skip_all "base64 not found"
 
-plan 42
+plan 52
 
 if ! dovecot_setup; then
   echo "Bail out! the Dovecot fixture did not start"
@@ -97,6 +100,48 @@ exec 3>&-
 sync_wait_exit "$pid"
 check "... and neither its answers nor its log show the secret" \
   sh -c '! grep -qF -- "$1" "$2" "$3"' x "$SECRET" "$T_DIR/serve.out" "$T_DIR/serve.err"
+
+# --- a secret that expires ------------------------------------------------------------
+# The resident keeps what PassCmd printed for its later connections; the
+# password changes on the server, the connections drop, and the next
+# request finds the old secret refused: PassCmd runs again and the sync
+# goes through.
+printf '%s\n' "$DOVECOT_PASS" > "$T_DIR/pw"
+sed "s|^Pass .*|PassCmd \"echo run >> $T_DIR/passcmd.runs; cat $T_DIR/pw\"|" "$T_DIR/rc-imaps" > "$T_DIR/rc-rotating"
+rm -f "$T_DIR/serve.in"
+mkfifo "$T_DIR/serve.in"
+sync_imap -V -c "$T_DIR/rc-rotating" --serve c < "$T_DIR/serve.in" > "$T_DIR/rot.out" 2> "$T_DIR/rot.err" &
+pid=$!
+exec 3> "$T_DIR/serve.in"
+printf 'r1 SYNC INBOX\n' >&3
+check "the resident syncs with the secret PassCmd printed" wait_until 30 grep -q '^r1 OK' "$T_DIR/rot.out"
+is "... having run PassCmd once" "$(wc -l < "$T_DIR/passcmd.runs")" 1
+NEWPASS=np-$$-rotated
+printf '%s:{PLAIN}%s::::%s::\n' "$DOVECOT_USER" "$NEWPASS" "$DOVECOT_HOME" > "$DOVECOT_DIR/passwd"
+printf '%s\n' "$NEWPASS" > "$T_DIR/pw"
+# (The server must not inherit the request pipe, or its end never comes.)
+check "the server changes the password and drops every connection" dovecot_restart 3>&-
+printf 'r2 SYNC INBOX\n' >&3
+check "the next request is answered OK" wait_until 60 grep -q '^r2 OK' "$T_DIR/rot.out"
+is "... after PassCmd ran once more" "$(wc -l < "$T_DIR/passcmd.runs")" 2
+sync_log_has "... saying why" "$T_DIR/rot.err" "refused the secret PassCmd printed earlier"
+exec 3>&-
+sync_wait_exit "$pid"
+check "... and no output shows either password" \
+  sh -c '! grep -qF -e "$1" -e "$2" "$3" "$4"' x "$NEWPASS" "$DOVECOT_PASS" "$T_DIR/rot.out" "$T_DIR/rot.err"
+printf '%s:{PLAIN}%s::::%s::\n' "$DOVECOT_USER" "$DOVECOT_PASS" "$DOVECOT_HOME" > "$DOVECOT_DIR/passwd"
+
+# A PassCmd that never finishes (a prompt nobody answers) fails the sync,
+# naming the bound, instead of stalling it: one that keeps its output open,
+# and one that closed it and lingers.  (The test knob shortens the bound.)
+passcmd_rc hanging "exec sleep 100000"
+sync_run "$T_DIR/hanging.log" --pass-cmd-timeout 1 -c "$T_DIR/rc-hanging" c
+sync_exit_is "a PassCmd that hangs: the sync fails" 1
+sync_log_has "... saying it did not finish" "$SYNC_LOG" "PassCmd of account acct did not finish within 1 s"
+printf 'echo %s; exec sleep 100000 > /dev/null\n' "$SECRET" > "$T_DIR/linger.sh"
+sed "s|^Pass .*|PassCmd \"sh $T_DIR/linger.sh\"|" "$T_DIR/rc-imaps" > "$T_DIR/rc-lingering"
+sync_run "$T_DIR/lingering.log" --pass-cmd-timeout 1 -c "$T_DIR/rc-lingering" c
+sync_log_has "one that printed and lingers fails the same way" "$SYNC_LOG" "did not finish within 1 s"
 
 # --- XOAUTH2 and OAUTHBEARER -----------------------------------------------------------
 TOKEN=ya29.$$-token-from-passcmd

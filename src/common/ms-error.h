@@ -13,4 +13,5 @@ typedef enum {
   MS_ERROR_PROTOCOL,     /* a peer (watcher, syncer, server) broke its protocol */
   MS_ERROR_LIMIT,        /* a hard limit was hit; the message names it */
   MS_ERROR_BUSY,         /* another process holds it (a lock): try again later */
+  MS_ERROR_AUTH,         /* a server refused the credentials */
 } MsError;
