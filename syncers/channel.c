@@ -225,6 +225,15 @@ ms_channel_setup_new (const MsMbsyncConfig *config, const MsMbsyncChannel *chann
   return g_steal_pointer (&s);
 }
 
+/* Wipes and frees what PassCmd printed (an empty array has no data). */
+static void
+wipe_output (GByteArray *out)
+{
+  if (out->len > 0)
+    explicit_bzero (out->data, out->len);
+  g_byte_array_unref (out);
+}
+
 static guint pass_cmd_timeout_s = MS_CHANNEL_PASS_CMD_TIMEOUT_S;
 
 void
@@ -280,8 +289,7 @@ run_pass_cmd (const char *cmd, gsize max, gboolean *ok, GError **error)
   }
   g_spawn_close_pid (pid);
   if (timed_out) {
-    explicit_bzero (out->data, out->len);
-    g_byte_array_unref (out);
+    wipe_output (out);
     g_set_error (error, MS_ERROR, MS_ERROR_FAILED, "did not finish within %u s", pass_cmd_timeout_s);
     return NULL;
   }
@@ -309,15 +317,13 @@ ms_channel_setup_fetch_secret (MsChannelSetup *s, GError **error)
     /* The output is never shown: it may be the secret itself. */
     g_set_error (error, MS_ERROR, MS_ERROR_FAILED, "PassCmd of account %s %s", s->account->name,
                  !ok ? "failed" : len == 0 ? "printed nothing" : "printed too much");
-    explicit_bzero (out->data, len);
-    g_byte_array_unref (out);
+    wipe_output (out);
     return FALSE;
   }
   const char *nl = memchr (data, '\n', len);
   s->secret = g_strndup (data, nl ? (gsize) (nl - data) : len);
   s->secret_from_cmd = TRUE;
-  explicit_bzero (out->data, len);
-  g_byte_array_unref (out);
+  wipe_output (out);
   s->imap.secret = s->secret;
   return TRUE;
 }
