@@ -4,11 +4,11 @@
 #include <errno.h>
 #include <gio/gio.h>
 #include <poll.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ms-child.h"
 #include "ms-error.h"
 #include "ms-fd.h"
 
@@ -275,25 +275,15 @@ run_pass_cmd (const char *cmd, gsize max, gboolean *ok, GError **error)
   close (out_fd);
   /* It may have closed its output and kept going: waited for up to the
    * same deadline. */
-  int status = 0;
-  pid_t r;
-  while ((r = waitpid (pid, &status, WNOHANG)) == 0 && !timed_out) {
-    if (g_get_monotonic_time () >= deadline)
-      timed_out = TRUE;
-    else
-      g_usleep (10 * 1000); /* a child that has no fd left to wait on */
-  }
-  if (r == 0) {
-    kill (pid, SIGKILL);
-    waitpid (pid, &status, 0);
-  }
+  gboolean killed;
+  int status = ms_child_reap (pid, timed_out ? 0 : deadline, &killed);
   g_spawn_close_pid (pid);
-  if (timed_out) {
+  if (timed_out || killed) {
     wipe_output (out);
     g_set_error (error, MS_ERROR, MS_ERROR_FAILED, "did not finish within %u s", pass_cmd_timeout_s);
     return NULL;
   }
-  *ok = r == pid && WIFEXITED (status) && WEXITSTATUS (status) == 0;
+  *ok = status >= 0 && WIFEXITED (status) && WEXITSTATUS (status) == 0;
   return out;
 }
 

@@ -1645,6 +1645,9 @@ job_clear (Job *job)
 {
   g_free (job->far_name);
   g_free (job->far_quoted);
+  if (job->held != NULL)
+    drop_held (job);
+  g_clear_pointer (&job->held, g_array_unref);
   g_clear_pointer (&job->scan, ms_maildir_scan_free);
   g_clear_pointer (&job->state_file, ms_sync_state_file_close);
   g_clear_pointer (&job->listing.messages, g_array_unref);
@@ -1652,11 +1655,6 @@ job_clear (Job *job)
   g_clear_pointer (&job->pull_near_uid, g_hash_table_unref);
   g_clear_pointer (&job->pull_flags, g_hash_table_unref);
   g_clear_pointer (&job->delivered, g_array_unref);
-  if (job->held != NULL) {
-    for (guint i = 0; i < job->held->len; i++)
-      ms_maildir_delivery_abort (g_array_index (job->held, HeldPull, i).delivery);
-    g_clear_pointer (&job->held, g_array_unref);
-  }
   if (job->delivery != NULL)
     ms_maildir_delivery_abort (g_steal_pointer (&job->delivery));
   g_clear_error (&job->deferred);

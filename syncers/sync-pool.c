@@ -325,6 +325,21 @@ run_box (MsSyncPool *pool, Conn *c, const char *box, Place *place, MsSyncResult 
 
 /* --- runs ------------------------------------------------------------------------------ */
 
+/* Runs fn on n items (item k at base + k * size), the first on this thread
+ * and each other on a thread of its own, and returns when all are done. */
+static void
+side_by_side (GThreadFunc fn, gpointer base, gsize size, guint n, const char *name)
+{
+  GThread *threads[MS_SYNC_POOL_CONNECTIONS_MAX];
+  g_assert (n <= MS_SYNC_POOL_CONNECTIONS_MAX);
+  for (guint k = 1; k < n; k++)
+    threads[k] = g_thread_new (name, fn, (char *) base + k * size);
+  if (n > 0)
+    fn (base);
+  for (guint k = 1; k < n; k++)
+    g_thread_join (threads[k]);
+}
+
 struct Run {
   MsSyncPool *pool;
   GPtrArray *boxes;
@@ -453,12 +468,7 @@ ms_sync_pool_run (MsSyncPool *pool, GPtrArray *boxes, MsSyncDoneFn done, MsSyncP
     g_async_queue_push (near ? run.near[at - 1] : run.todo, GUINT_TO_POINTER (i + 1));
   }
   g_mutex_unlock (&pool->lock);
-  GThread *threads[MS_SYNC_POOL_CONNECTIONS_MAX];
-  for (guint i = 1; i < n; i++)
-    threads[i] = g_thread_new ("sync", worker_main, &workers[i]);
-  worker_main (&workers[0]);
-  for (guint i = 1; i < n; i++)
-    g_thread_join (threads[i]);
+  side_by_side (worker_main, workers, sizeof workers[0], n, "sync");
   /* What refused connections gave back and nobody took: one at a time on
    * the connection that works, if any. */
   Worker last = { &run, main_conn (pool) };
@@ -520,7 +530,8 @@ typedef struct {
   Conn *conn;
   gboolean server_only;
   GPtrArray *boxes; /* borrowed names */
-  GPtrArray *known; /* fingerprints (or NULL), owned */
+  GPtrArray *known; /* their fingerprints, owned (NULL: left out) */
+  GArray *at;       /* guint: where each is in the caller's list */
   GArray *same;     /* the answer; NULL: this share could not be checked */
 } CheckShare;
 
@@ -575,55 +586,42 @@ ms_sync_pool_unchanged (MsSyncPool *pool, GPtrArray *boxes, gboolean server_only
   if (n_open == 0)
     open[n_open++] = main_conn (pool);
 
-  /* Which box goes to which share: the i-th box with a fingerprint to share
-   * i mod n, so every share gets as many. */
-  g_autofree guint *share_of = g_new (guint, boxes->len);
+  /* The i-th box with a fingerprint goes to share i mod n, so every share
+   * gets as many. */
   CheckShare shares[MS_SYNC_POOL_CONNECTIONS_MAX];
   for (guint k = 0; k < n_open; k++)
     shares[k] = (CheckShare) { pool, open[k], server_only, g_ptr_array_new (),
-                               g_ptr_array_new_with_free_func (g_free), NULL };
+                               g_ptr_array_new_with_free_func (g_free), g_array_new (FALSE, FALSE, sizeof (guint)),
+                               NULL };
   guint n_known = 0;
   g_mutex_lock (&pool->lock);
   for (guint i = 0; i < boxes->len; i++) {
     MsSyncFingerprint *f = g_hash_table_lookup (pool->fingerprints, g_ptr_array_index (boxes, i));
-    share_of[i] = f != NULL ? n_known++ % n_open : G_MAXUINT;
-    if (f != NULL) {
-      g_ptr_array_add (shares[share_of[i]].boxes, g_ptr_array_index (boxes, i));
-      g_ptr_array_add (shares[share_of[i]].known, g_memdup2 (f, sizeof *f));
-    }
+    if (f == NULL)
+      continue;
+    CheckShare *sh = &shares[n_known++ % n_open];
+    g_ptr_array_add (sh->boxes, g_ptr_array_index (boxes, i));
+    g_ptr_array_add (sh->known, g_memdup2 (f, sizeof *f));
+    g_array_append_val (sh->at, i);
   }
   g_mutex_unlock (&pool->lock);
 
+  side_by_side (check_share, shares, sizeof shares[0], MIN (n_open, n_known), "check");
+  /* A share that could not be checked leaves its boxes to a sync. */
   GArray *same = NULL;
-  if (n_known > 0) {
-    guint used = MIN (n_open, n_known);
-    GThread *threads[MS_SYNC_POOL_CONNECTIONS_MAX];
-    for (guint k = 1; k < used; k++)
-      threads[k] = g_thread_new ("check", check_share, &shares[k]);
-    check_share (&shares[0]);
-    for (guint k = 1; k < used; k++)
-      g_thread_join (threads[k]);
-    /* A share that could not be checked leaves its boxes to a sync. */
-    guint placed[MS_SYNC_POOL_CONNECTIONS_MAX] = { 0 };
-    gboolean any = FALSE;
-    same = g_array_sized_new (FALSE, TRUE, sizeof (gboolean), boxes->len);
-    g_array_set_size (same, boxes->len);
-    for (guint i = 0; i < boxes->len; i++) {
-      if (share_of[i] == G_MAXUINT)
-        continue;
-      CheckShare *sh = &shares[share_of[i]];
-      guint j = placed[share_of[i]]++;
-      any = any || sh->same != NULL;
-      g_array_index (same, gboolean, i) = sh->same != NULL && g_array_index (sh->same, gboolean, j);
-    }
-    if (!any)
-      g_clear_pointer (&same, g_array_unref);
-  }
   for (guint k = 0; k < n_open; k++) {
-    g_ptr_array_unref (shares[k].boxes);
-    g_ptr_array_unref (shares[k].known);
-    if (shares[k].same != NULL)
-      g_array_unref (shares[k].same);
+    CheckShare *sh = &shares[k];
+    if (sh->same != NULL && same == NULL) {
+      same = g_array_sized_new (FALSE, TRUE, sizeof (gboolean), boxes->len);
+      g_array_set_size (same, boxes->len);
+    }
+    for (guint j = 0; sh->same != NULL && j < sh->at->len; j++)
+      g_array_index (same, gboolean, g_array_index (sh->at, guint, j)) = g_array_index (sh->same, gboolean, j);
+    g_ptr_array_unref (sh->boxes);
+    g_ptr_array_unref (sh->known);
+    g_array_unref (sh->at);
+    if (sh->same != NULL)
+      g_array_unref (sh->same);
   }
   return same;
 }

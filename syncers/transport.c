@@ -9,9 +9,9 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "ms-child.h"
 #include "ms-error.h"
 #include "ms-fd.h"
 
@@ -289,15 +289,7 @@ ms_transport_free (MsTransport *t)
     /* Closing the socket ends a well-behaved tunnel; SIGTERM the rest, and
      * SIGKILL one that is still there after MS_TRANSPORT_TUNNEL_GRACE_MS. */
     kill (t->tunnel_pid, SIGTERM);
-    gint64 until = g_get_monotonic_time () + MS_TRANSPORT_TUNNEL_GRACE_MS * 1000;
-    while (waitpid (t->tunnel_pid, NULL, WNOHANG) == 0) {
-      if (g_get_monotonic_time () > until) {
-        kill (t->tunnel_pid, SIGKILL);
-        waitpid (t->tunnel_pid, NULL, 0);
-        break;
-      }
-      g_usleep (10 * 1000); /* polling a dying child: no fd to wait on */
-    }
+    ms_child_reap (t->tunnel_pid, g_get_monotonic_time () + MS_TRANSPORT_TUNNEL_GRACE_MS * 1000, NULL);
   }
   g_free (t->host);
   g_free (t->ca_file);

@@ -73,9 +73,19 @@ sync_write_rc "$T_DIR/rc-imaps" imaps Verbatim "$T_DIR/m"   # the IMAPS port is 
 
 # --- PassCmd secrets ---------------------------------------------------------------
 SECRET=pc-$$-Hunter2-secret
-# passcmd_rc NAME COMMAND: the IMAPS rc with PassCmd COMMAND instead of Pass.
+# passcmd_rc NAME COMMAND: the IMAPS rc with PassCmd COMMAND instead of Pass
+# (COMMAND without '|' or '&').
 passcmd_rc () {
-  sed 's/^Pass .*/PassCmd "'"$2"'"/' "$T_DIR/rc-imaps" > "$T_DIR/rc-$1"
+  sed "s|^Pass .*|PassCmd \"$2\"|" "$T_DIR/rc-imaps" > "$T_DIR/rc-$1"
+}
+# serve_start RC NAME: the resident on RC, its answers in $T_DIR/NAME.out and
+# its log in NAME.err; requests go to fd 3, its pid is in $pid.
+serve_start () {
+  rm -f "$T_DIR/serve.in"
+  mkfifo "$T_DIR/serve.in"
+  sync_imap -V -c "$1" --serve c < "$T_DIR/serve.in" > "$T_DIR/$2.out" 2> "$T_DIR/$2.err" &
+  pid=$!
+  exec 3> "$T_DIR/serve.in"
 }
 passcmd_rc passok "echo $DOVECOT_PASS"
 sync_run "$T_DIR/passok.log" -c "$T_DIR/rc-passok" c
@@ -90,10 +100,7 @@ sync_run "$T_DIR/failing.log" -c "$T_DIR/rc-failing" c
 sync_exit_is "PassCmd failing after printing: the sync fails" 1
 sync_log_has "... saying PassCmd failed" "$SYNC_LOG" "PassCmd of account acct failed"
 check "... without showing what it printed" lacks "$SYNC_LOG" "$SECRET"
-mkfifo "$T_DIR/serve.in"
-sync_imap -V -c "$T_DIR/rc-wrongpass" --serve c < "$T_DIR/serve.in" > "$T_DIR/serve.out" 2> "$T_DIR/serve.err" &
-pid=$!
-exec 3> "$T_DIR/serve.in"
+serve_start "$T_DIR/rc-wrongpass" serve
 printf 's1 SYNC INBOX\n' >&3
 check "--serve with the wrong password answers" wait_until 30 grep -qE '^s1 (RETRY|FAIL)' "$T_DIR/serve.out"
 exec 3>&-
@@ -107,12 +114,8 @@ check "... and neither its answers nor its log show the secret" \
 # request finds the old secret refused: PassCmd runs again and the sync
 # goes through.
 printf '%s\n' "$DOVECOT_PASS" > "$T_DIR/pw"
-sed "s|^Pass .*|PassCmd \"echo run >> $T_DIR/passcmd.runs; cat $T_DIR/pw\"|" "$T_DIR/rc-imaps" > "$T_DIR/rc-rotating"
-rm -f "$T_DIR/serve.in"
-mkfifo "$T_DIR/serve.in"
-sync_imap -V -c "$T_DIR/rc-rotating" --serve c < "$T_DIR/serve.in" > "$T_DIR/rot.out" 2> "$T_DIR/rot.err" &
-pid=$!
-exec 3> "$T_DIR/serve.in"
+passcmd_rc rotating "echo run >> $T_DIR/passcmd.runs; cat $T_DIR/pw"
+serve_start "$T_DIR/rc-rotating" rot
 printf 'r1 SYNC INBOX\n' >&3
 check "the resident syncs with the secret PassCmd printed" wait_until 30 grep -q '^r1 OK' "$T_DIR/rot.out"
 is "... having run PassCmd once" "$(wc -l < "$T_DIR/passcmd.runs")" 1
@@ -138,8 +141,7 @@ passcmd_rc hanging "exec sleep 100000"
 sync_run "$T_DIR/hanging.log" --pass-cmd-timeout 1 -c "$T_DIR/rc-hanging" c
 sync_exit_is "a PassCmd that hangs: the sync fails" 1
 sync_log_has "... saying it did not finish" "$SYNC_LOG" "PassCmd of account acct did not finish within 1 s"
-printf 'echo %s; exec sleep 100000 > /dev/null\n' "$SECRET" > "$T_DIR/linger.sh"
-sed "s|^Pass .*|PassCmd \"sh $T_DIR/linger.sh\"|" "$T_DIR/rc-imaps" > "$T_DIR/rc-lingering"
+passcmd_rc lingering "echo $SECRET; exec sleep 100000 > /dev/null"
 sync_run "$T_DIR/lingering.log" --pass-cmd-timeout 1 -c "$T_DIR/rc-lingering" c
 sync_log_has "one that printed and lingers fails the same way" "$SYNC_LOG" "did not finish within 1 s"
 
