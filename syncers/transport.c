@@ -170,12 +170,10 @@ ms_transport_is_tunnel (const MsTransport *t)
   return t->tunnel_pid != 0;
 }
 
-static gboolean flush_out (MsTransport *t, GError **error);
-
 gssize
 ms_transport_read_wait (MsTransport *t, void *buf, gsize len, gint timeout_ms, GError **error)
 {
-  if (!flush_out (t, error))
+  if (!ms_transport_flush (t, error))
     return -1;
   gint64 until = timeout_ms < 0 ? deadline (t) : g_get_monotonic_time () + (gint64) timeout_ms * 1000;
 
@@ -249,10 +247,9 @@ write_now (MsTransport *t, const void *buf, gsize len, GError **error)
   return TRUE;
 }
 
-/* Sends what ms_transport_write() kept back.  After a failure the
- * connection is unusable and the rest is dropped. */
-static gboolean
-flush_out (MsTransport *t, GError **error)
+/* After a failure the connection is unusable and the rest is dropped. */
+gboolean
+ms_transport_flush (MsTransport *t, GError **error)
 {
   gsize n = t->out_len;
   t->out_len = 0;
@@ -260,15 +257,9 @@ flush_out (MsTransport *t, GError **error)
 }
 
 gboolean
-ms_transport_flush (MsTransport *t, GError **error)
-{
-  return flush_out (t, error);
-}
-
-gboolean
 ms_transport_write (MsTransport *t, const void *buf, gsize len, GError **error)
 {
-  if (t->out_len + len > sizeof t->out && !flush_out (t, error))
+  if (t->out_len + len > sizeof t->out && !ms_transport_flush (t, error))
     return FALSE;
   if (len >= sizeof t->out)
     return write_now (t, buf, len, error);
