@@ -132,6 +132,8 @@ typedef struct {
   MsMaildirDelivery *delivery;
   gboolean pending_cr;        /* the last streamed byte was a CR */
   GArray *held;               /* HeldPull: body in tmp/, not yet synced or renamed */
+  GArray *ahead;              /* HeldPull without a Maildir UID: fetched before the plan */
+  guint32 ahead_from, ahead_to; /* the UIDs asked for ahead */
   gboolean journal_synced;    /* the pulls' journal entries are durable */
   guint32 numbered_max;       /* highest UID given to a message that had none */
   guint32 pulled_max;         /* highest Maildir UID of a pulled message */
@@ -164,10 +166,20 @@ typedef struct {
  * go instead of one sync each, while the open files stay few. */
 #define PULL_HOLD_MAX 32
 
+/* New server messages fetched together with SELECT (fetch_ahead()), each
+ * held open in tmp/ until the plan wants it: bounded for the open files,
+ * and because a body the plan turns down was fetched for nothing. */
+#define FETCH_AHEAD_MAX 16
+
 /* Deliveries between directory syncs: one sync of new/ and cur/ per this
  * many messages instead of one per message, while a crash loses at most
  * this many downloads (they are fetched again). */
 #define PULL_SYNC_BATCH 256
+
+/* The pulls' (below), used by the listing's fetch ahead too. */
+static const MsImapLiteralSink pull_sink;
+static void on_ahead_fetch (const MsImapResponse *r, gpointer data);
+static void drop_ahead (Job *job);
 
 static void
 defer_error (Job *job, GError *error)
@@ -268,6 +280,17 @@ on_listing (const MsImapResponse *r, gpointer data)
   g_array_append_val (job->listing.messages, m);
 }
 
+/* A body fetched ahead (streamed into job->delivery), or a listed message. */
+static void
+on_listing_or_body (const MsImapResponse *r, gpointer data)
+{
+  Job *job = data;
+  if (job->delivery != NULL)
+    on_ahead_fetch (r, data);
+  else
+    on_listing (r, data);
+}
+
 static gint
 far_cmp (gconstpointer a, gconstpointer b)
 {
@@ -304,13 +327,33 @@ send_changes_listing (Job *job, const MsSyncState *state, GError **error)
 /* SELECT and, when the last run left a HIGHESTMODSEQ, the listing of what
  * changed since then sent right behind it, both before the Maildir folder
  * is scanned: the server answers while the scan runs, and a mailbox that
- * changed costs one round trip instead of two.  Without the listing (a
- * first sync, no QRESYNC) SELECT goes out alone, after the scan, where a
- * failed one can still create the mailbox (select_box()). */
+ * changed costs one round trip instead of two.  Behind them goes a FETCH of
+ * the bodies of the first FETCH_AHEAD_MAX UIDs above those the last run
+ * knew, which are new messages that the plan will most likely pull: new
+ * mail then costs no round trip of its own.  (A UID range, not "N:*",
+ * which would answer with the last message when there is nothing new.)
+ * Without the listing (a first sync, no QRESYNC) SELECT goes out alone,
+ * after the scan, where a failed one can still create the mailbox
+ * (select_box()). */
 typedef struct {
   char *select_tag; /* NULL: nothing was sent ahead */
   char *list_tag;
+  char *fetch_tag;  /* NULL: no bodies asked for */
 } SelectAhead;
+
+static char *
+fetch_ahead (Job *job, const MsSyncState *state, GError **error)
+{
+  guint32 known = state->max_pulled;
+  if (state->pairs->len > 0)
+    known = MAX (known, g_array_index (state->pairs, MsSyncPair, state->pairs->len - 1).far_uid);
+  if (!job->ctx->policy.pull_new || known > G_MAXUINT32 - FETCH_AHEAD_MAX)
+    return NULL;
+  job->ahead_from = known + 1;
+  job->ahead_to = known + FETCH_AHEAD_MAX;
+  return ms_imap_client_send (job->ctx->imap, error, "UID FETCH %u:%u (UID BODY.PEEK[])", job->ahead_from,
+                              job->ahead_to);
+}
 
 static gboolean
 select_send (Job *job, const MsSyncState *state, SelectAhead *ahead, GError **error)
@@ -321,7 +364,10 @@ select_send (Job *job, const MsSyncState *state, SelectAhead *ahead, GError **er
   MsImapClient *imap = job->ctx->imap;
   ahead->select_tag = ms_imap_client_send (imap, error, "SELECT %s (CONDSTORE)", job->far_quoted);
   ahead->list_tag = ahead->select_tag ? send_changes_listing (job, state, error) : NULL;
-  return ahead->list_tag != NULL && ms_imap_client_flush (imap, error);
+  if (ahead->list_tag == NULL)
+    return FALSE;
+  ahead->fetch_tag = fetch_ahead (job, state, error);
+  return (error == NULL || *error == NULL) && ms_imap_client_flush (imap, error);
 }
 
 /* Reads the answers to select_send(), or selects now if it sent nothing.
@@ -334,12 +380,27 @@ select_finish (Job *job, const MsSyncState *state, SelectAhead *ahead, gboolean 
   *listed = FALSE;
   g_autofree char *select_tag = g_steal_pointer (&ahead->select_tag);
   g_autofree char *list_tag = g_steal_pointer (&ahead->list_tag);
+  g_autofree char *fetch_tag = g_steal_pointer (&ahead->fetch_tag);
   if (select_tag == NULL)
     return error != NULL && select_box (job, error);
   MsImapClient *imap = job->ctx->imap;
-  g_autoptr (GError) select_error = NULL, list_error = NULL;
+  g_autoptr (GError) select_error = NULL, list_error = NULL, fetch_error = NULL;
+  /* The server may answer the listing and the fetch ahead interleaved. */
+  MsImapParser *parser = ms_imap_client_parser (imap);
+  if (fetch_tag != NULL)
+    ms_imap_parser_set_literal_sink (parser, &pull_sink, job);
   g_autoptr (MsImapResponse) selected = ms_imap_client_wait (imap, select_tag, on_select, job, &select_error);
-  g_autoptr (MsImapResponse) list = ms_imap_client_wait (imap, list_tag, on_listing, job, &list_error);
+  g_autoptr (MsImapResponse) list = ms_imap_client_wait (imap, list_tag, on_listing_or_body, job, &list_error);
+  if (fetch_tag != NULL) {
+    /* Only a guess: whatever goes wrong with it, the pulls fetch again. */
+    g_autoptr (MsImapResponse) fetched = ms_imap_client_wait (imap, fetch_tag, on_listing_or_body, job, &fetch_error);
+    ms_imap_parser_set_literal_sink (parser, NULL, NULL);
+    if (job->delivery != NULL)
+      ms_maildir_delivery_abort (g_steal_pointer (&job->delivery));
+    g_clear_error (&job->deferred);
+    if (fetched == NULL || selected == NULL || job->uidvalidity != state->far_uidvalidity)
+      drop_ahead (job);
+  }
   if (error == NULL)
     return FALSE;
   if (selected == NULL) {
@@ -549,6 +610,8 @@ sink_end (gpointer data)
   }
 }
 
+static const MsImapLiteralSink pull_sink = { sink_begin, sink_data, sink_end };
+
 static guint progress_interval_ms = MS_SYNC_PROGRESS_INTERVAL_MS;
 
 void
@@ -610,6 +673,15 @@ drop_held (Job *job)
     g_hash_table_insert (job->pull_near_uid, GUINT_TO_POINTER (hp->far_uid), GUINT_TO_POINTER (hp->near_uid));
   }
   g_array_set_size (job->held, 0);
+}
+
+/* Drops the bodies fetched ahead that no pull took. */
+static void
+drop_ahead (Job *job)
+{
+  for (guint i = 0; i < job->ahead->len; i++)
+    ms_maildir_delivery_abort (g_steal_pointer (&g_array_index (job->ahead, HeldPull, i).delivery));
+  g_array_set_size (job->ahead, 0);
 }
 
 /* Moves the held bodies into place: the journal naming their UIDs is made
@@ -688,6 +760,46 @@ on_pull_fetch (const MsImapResponse *r, gpointer data)
     defer_error (job, error);
 }
 
+/* A body fetched ahead: held without a Maildir UID until the plan. */
+static void
+on_ahead_fetch (const MsImapResponse *r, gpointer data)
+{
+  Job *job = data;
+  const char *kw = ms_imap_response_get_keyword (r);
+  if (kw == NULL || !g_str_equal (kw, "FETCH") || job->delivery == NULL)
+    return;
+  g_autoptr (MsMaildirDelivery) d = g_steal_pointer (&job->delivery);
+  const MsImapValue *uidv = ms_imap_response_get_fetch_attr (r, "UID");
+  guint64 u = 0;
+  gboolean wanted = uidv != NULL && ms_imap_value_get_number (uidv, &u) && u >= job->ahead_from && u <= job->ahead_to;
+  for (guint i = 0; wanted && i < job->ahead->len; i++)
+    wanted = g_array_index (job->ahead, HeldPull, i).far_uid != u; /* once */
+  if (!wanted) {
+    ms_maildir_delivery_abort (g_steal_pointer (&d));
+    return;
+  }
+  ms_maildir_delivery_start_writeback (d);
+  HeldPull hp = { g_steal_pointer (&d), (guint32) u, 0, 0 };
+  g_array_append_val (job->ahead, hp);
+}
+
+/* Takes the body of `far_uid` fetched ahead, if there is one, into the held
+ * ones with its reserved Maildir UID. */
+static gboolean
+adopt_ahead (Job *job, guint32 far_uid, guint32 near_uid, MsFlags flags)
+{
+  for (guint i = 0; i < job->ahead->len; i++) {
+    HeldPull *hp = &g_array_index (job->ahead, HeldPull, i);
+    if (hp->far_uid != far_uid)
+      continue;
+    HeldPull taken = { g_steal_pointer (&hp->delivery), far_uid, near_uid, flags };
+    g_array_remove_index_fast (job->ahead, i);
+    g_array_append_val (job->held, taken);
+    return TRUE;
+  }
+  return FALSE;
+}
+
 /* Reserves `n` Maildir UIDs above everything in use; returns the first.
  * The caller syncs the journal before the UIDs are used. */
 static guint32
@@ -717,6 +829,15 @@ reserve_near_uids (Job *job, guint n, GError **error)
   return first;
 }
 
+/* The size the listing gave for a server message (0: not listed). */
+static guint64
+listed_size (Job *job, guint32 uid)
+{
+  MsFarMessage key = { .uid = uid };
+  const MsFarMessage *m = bsearch (&key, job->listing.messages->data, job->listing.messages->len, sizeof key, far_cmp);
+  return m ? m->size : 0;
+}
+
 static gboolean
 do_pulls (Job *job, const MsSyncPlan *plan, GError **error)
 {
@@ -733,12 +854,8 @@ do_pulls (Job *job, const MsSyncPlan *plan, GError **error)
     return FALSE;
   /* The caller set the message total (start_progress()); the bytes are
    * counted as the pulls are listed. */
-  for (guint i = 0; i < uids->len; i++) {
-    MsFarMessage key = { .uid = g_array_index (uids, guint32, i) };
-    const MsFarMessage *m = bsearch (&key, job->listing.messages->data, job->listing.messages->len,
-                                     sizeof key, far_cmp);
-    job->progress.bytes_total += m ? m->size : 0;
-  }
+  for (guint i = 0; i < uids->len; i++)
+    job->progress.bytes_total += listed_size (job, g_array_index (uids, guint32, i));
   for (guint i = 0; i < plan->actions->len; i++) {
     const MsSyncAction *a = &g_array_index (plan->actions, MsSyncAction, i);
     if (a->kind != MS_ACTION_PULL)
@@ -752,15 +869,34 @@ do_pulls (Job *job, const MsSyncPlan *plan, GError **error)
   /* The journal is synced only once bodies have arrived (place_held()):
    * that one sync then carries the journal and their data to the disk. */
   job->journal_synced = FALSE;
+  /* Bodies fetched ahead are taken first; only the others are asked for. */
+  gboolean ok = TRUE;
+  for (guint i = uids->len; ok && job->ahead->len > 0 && i-- > 0;) {
+    guint32 far_uid = g_array_index (uids, guint32, i);
+    gpointer near_uid;
+    g_hash_table_lookup_extended (job->pull_near_uid, GUINT_TO_POINTER (far_uid), NULL, &near_uid);
+    MsFlags flags = GPOINTER_TO_UINT (g_hash_table_lookup (job->pull_flags, GUINT_TO_POINTER (far_uid)));
+    if (!adopt_ahead (job, far_uid, GPOINTER_TO_UINT (near_uid), flags))
+      continue;
+    g_hash_table_remove (job->pull_near_uid, GUINT_TO_POINTER (far_uid));
+    g_array_remove_index (uids, i);
+    job->progress.done++;
+    job->progress.bytes_done += listed_size (job, far_uid);
+    if (job->held->len >= PULL_HOLD_MAX && !place_held (job, error))
+      ok = FALSE;
+  }
+  drop_ahead (job);
   MsImapParser *parser = ms_imap_client_parser (job->ctx->imap);
-  static const MsImapLiteralSink sink = { sink_begin, sink_data, sink_end };
   g_autoptr (GPtrArray) tags = g_ptr_array_new_with_free_func (g_free);
   GError *send_error = NULL;
-  gboolean sent = send_per_set (job->ctx->imap, uids, "UID FETCH", "(UID BODY.PEEK[])", tags, &send_error);
-  ms_imap_parser_set_literal_sink (parser, &sink, job);
-  /* What was sent is waited for even when a later send failed. */
-  gboolean ok = wait_all (job->ctx->imap, tags, on_pull_fetch, job, sent ? error : NULL) && sent;
-  ms_imap_parser_set_literal_sink (parser, NULL, NULL);
+  gboolean sent = TRUE;
+  if (ok && uids->len > 0) {
+    sent = send_per_set (job->ctx->imap, uids, "UID FETCH", "(UID BODY.PEEK[])", tags, &send_error);
+    ms_imap_parser_set_literal_sink (parser, &pull_sink, job);
+    /* What was sent is waited for even when a later send failed. */
+    ok = wait_all (job->ctx->imap, tags, on_pull_fetch, job, sent ? error : NULL) && sent;
+    ms_imap_parser_set_literal_sink (parser, NULL, NULL);
+  }
   if (send_error != NULL)
     g_propagate_error (error, send_error);
   if (job->delivery != NULL)
@@ -1648,6 +1784,9 @@ job_clear (Job *job)
   if (job->held != NULL)
     drop_held (job);
   g_clear_pointer (&job->held, g_array_unref);
+  if (job->ahead != NULL)
+    drop_ahead (job);
+  g_clear_pointer (&job->ahead, g_array_unref);
   g_clear_pointer (&job->scan, ms_maildir_scan_free);
   g_clear_pointer (&job->state_file, ms_sync_state_file_close);
   g_clear_pointer (&job->listing.messages, g_array_unref);
@@ -1745,10 +1884,11 @@ sync_box (Job *job, GError **error)
   MsSyncState *state = ms_sync_state_file_state (job->state_file);
   const MsSyncState before = *state; /* the scalars, to see whether a commit is needed */
   gboolean listed;
-  SelectAhead ahead = { NULL, NULL };
+  SelectAhead ahead = { NULL, NULL, NULL };
   if (!select_send (job, state, &ahead, error)) {
     g_free (ahead.select_tag);
     g_free (ahead.list_tag);
+    g_free (ahead.fetch_tag);
     return FALSE;
   }
   g_autoptr (GError) scan_error = NULL;
@@ -1956,6 +2096,7 @@ ms_sync_box (MsSyncContext *ctx, const char *box, MsSyncCounts *counts, GError *
   job.pull_flags = g_hash_table_new (NULL, NULL);
   job.delivered = g_array_new (FALSE, FALSE, sizeof (DeliveredPull));
   job.held = g_array_new (FALSE, FALSE, sizeof (HeldPull));
+  job.ahead = g_array_new (FALSE, FALSE, sizeof (HeldPull));
   gboolean ok = sync_box (&job, error);
   if (!ok)
     g_prefix_error (error, "%s: ", box);

@@ -17,7 +17,7 @@
 
 dovecot_available
 
-plan 123
+plan 136
 
 if ! dovecot_setup; then
   echo "Bail out! the Dovecot fixture did not start"
@@ -115,6 +115,43 @@ sync_same "INBOX agrees on both sides after the flag sync" "$near" "$far"
 is "... and no message was transferred for it" "$(sync_pulled "$SYNC_LOG") $(sync_pushed "$SYNC_LOG")" "0 0"
 sync_run "$T_DIR/flags2.log" -V -c "$RC" c
 sync_same "a second run changes no flag" "$(sync_local "$M/INBOX")" "$near"
+
+# --- new mail fetched along with SELECT -------------------------------------------------
+# The bodies of the first 16 UIDs above those the last run knew go out with
+# SELECT; the plan takes them, the rest are fetched as before, and a body
+# the plan turns down is dropped from tmp/.
+next=$(dovecot_status INBOX UIDNEXT)
+i=0
+while [ $i -lt 20 ]; do
+  sync_add_server INBOX > /dev/null || diag "appending to INBOX failed"
+  i=$((i + 1))
+done
+: > "$T_DIR/client.log"
+sync_run "$T_DIR/ahead.log" -V -c "$T_DIR/rc-logged" c:INBOX
+sync_exit_is "20 new server messages: exits 0" 0
+is "... all 20 pulled" "$(sync_pulled "$SYNC_LOG")" 20
+check "... the first 16 asked for along with SELECT" file_has "$T_DIR/client.log" \
+  "UID FETCH $next:$((next + 15)) (UID BODY.PEEK[])"
+check "... only the other 4 fetched after the plan" file_has "$T_DIR/client.log" \
+  "UID FETCH $((next + 16)):$((next + 19)) (UID BODY.PEEK[])"
+is "... no other body fetched" "$(grep -c 'BODY.PEEK' "$T_DIR/client.log")" 2
+sync_same "... INBOX agrees on both sides, no message twice" "$(sync_local "$M/INBOX")" "$(sync_server INBOX)"
+is "... nothing is left in tmp/" "$(find "$M/INBOX/tmp" -type f | wc -l)" 0
+
+dovecot_seed ahead 2 || diag "seeding ahead failed"
+sync_write_rc "$T_DIR/rc-ahead" tunnel-logged Verbatim "$T_DIR/ahead" "Patterns ahead" "Create Both" \
+  "SyncState *" "Expunge Far"
+sync_run "$T_DIR/ahead-1.log" -c "$T_DIR/rc-ahead" c
+deleted=$(sync_add_server ahead '\Deleted')
+kept=$(sync_add_server ahead)
+: > "$T_DIR/client.log"
+sync_run "$T_DIR/ahead-2.log" -V -c "$T_DIR/rc-ahead" c
+sync_exit_is "a new message flagged \\Deleted with Expunge Far: exits 0" 0
+is "... both bodies were asked for along with SELECT, and only then" "$(grep -c 'BODY.PEEK' "$T_DIR/client.log")" 1
+is "... only the other one is pulled" "$(sync_pulled "$SYNC_LOG")" 1
+check "... it is in the Maildir" has_local "$T_DIR/ahead/ahead" "$kept"
+check "... the deleted one is not" sh -c '! grep -rqF -- "$1" "$2"' x "$deleted" "$T_DIR/ahead/ahead"
+is "... and is expunged on the server" "$(sync_ids "$(sync_server ahead)" | grep -cxF -- "$deleted")" 0
 
 # --- deletions --------------------------------------------------------------------
 # One folder per setting; in each, the first message is expunged on the
