@@ -243,8 +243,10 @@ ms_channel_set_pass_cmd_timeout (guint seconds)
 }
 
 /* Runs `cmd` through /bin/sh with stdout captured (at most `max` + 1
- * bytes, the rest unread), stdin from /dev/null and stderr inherited;
- * kills it at the deadline.  *ok: it exited 0 in time. */
+ * bytes, the rest unread) and stderr inherited; kills it at the deadline.
+ * Its stdin is ours when that is a terminal (a one-shot run from a shell:
+ * a PassCmd may prompt there, as with mbsync), else /dev/null (the
+ * resident's stdin carries the protocol).  *ok: it exited 0 in time. */
 static GByteArray *
 run_pass_cmd (const char *cmd, gsize max, gboolean *ok, GError **error)
 {
@@ -252,8 +254,9 @@ run_pass_cmd (const char *cmd, gsize max, gboolean *ok, GError **error)
   const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
   GPid pid;
   int out_fd = -1;
-  if (!g_spawn_async_with_pipes (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL,
-                                 NULL, NULL, &pid, NULL, &out_fd, NULL, error))
+  GSpawnFlags stdin_flag = isatty (STDIN_FILENO) ? G_SPAWN_CHILD_INHERITS_STDIN : G_SPAWN_STDIN_FROM_DEV_NULL;
+  if (!g_spawn_async_with_pipes (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD | stdin_flag, NULL, NULL,
+                                 &pid, NULL, &out_fd, NULL, error))
     return NULL;
   gint64 deadline = g_get_monotonic_time () + (gint64) pass_cmd_timeout_s * G_USEC_PER_SEC;
   GByteArray *out = g_byte_array_new ();

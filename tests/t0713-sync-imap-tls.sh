@@ -16,7 +16,7 @@
 dovecot_available
 command -v base64 >/dev/null 2>&1 || skip_all "base64 not found"
 
-plan 52
+plan 54
 
 if ! dovecot_setup; then
   echo "Bail out! the Dovecot fixture did not start"
@@ -90,6 +90,13 @@ serve_start () {
 passcmd_rc passok "echo $DOVECOT_PASS"
 sync_run "$T_DIR/passok.log" -c "$T_DIR/rc-passok" c
 sync_exit_is "PassCmd's first line is the password" 0
+# From a terminal, PassCmd gets it as its stdin (it may prompt there, as
+# with mbsync); otherwise /dev/null.
+passcmd_rc ttyonly "if test -t 0; then echo $DOVECOT_PASS; else exit 1; fi"
+script -qec "sync_imap -c '$T_DIR/rc-ttyonly' c" /dev/null < /dev/null > "$T_DIR/tty.log" 2>&1
+is "run from a terminal, PassCmd has it as its stdin" "$?" 0
+sync_run "$T_DIR/notty.log" -c "$T_DIR/rc-ttyonly" c < /dev/null
+sync_exit_is "... and without one, /dev/null" 1
 passcmd_rc wrongpass "echo $SECRET"
 sync_run "$T_DIR/wrongpass.log" -V -c "$T_DIR/rc-wrongpass" c
 sync_exit_is "a wrong password from PassCmd: the sync fails" 1
