@@ -1857,32 +1857,6 @@ scan_folder (Job *job, MsSyncState *state, GError **error)
   return TRUE;
 }
 
-/* Whether this run changed flags and nothing else, starting from an empty
- * journal: then its '=' lines stay in the journal, uncommitted, for the
- * next open to replay, which saves the state's two syncs.  A crash that
- * loses them loses nothing: the Maildir renames were synced before the
- * lines were written (apply_rest()), the server had answered its STOREs,
- * and the sidecar, left as it was, makes the next run list the server
- * from before them; its three-way merge then finds the same flags on both
- * sides and records them.  The next run that finds more to do, or nothing
- * (a fingerprint's verification), commits: the journal holds at most one
- * run's flag lines. */
-static gboolean
-flags_only (Job *job, const MsSyncPlan *plan, const MsSyncState *before)
-{
-  const MsSyncState *now = ms_sync_state_file_state (job->state_file);
-  if (plan->actions->len == 0 || !ms_sync_state_file_opened_empty (job->state_file) || job->numbered_max != 0
-      || before->far_uidvalidity != now->far_uidvalidity || before->near_uidvalidity != now->near_uidvalidity
-      || before->max_pulled != now->max_pulled || before->max_pushed != now->max_pushed)
-    return FALSE;
-  for (guint i = 0; i < plan->actions->len; i++) {
-    MsSyncActionKind kind = g_array_index (plan->actions, MsSyncAction, i).kind;
-    if (kind != MS_ACTION_FLAGS_FAR && kind != MS_ACTION_FLAGS_NEAR && kind != MS_ACTION_PAIR_FLAGS)
-      return FALSE;
-  }
-  return TRUE;
-}
-
 static gboolean
 sync_box (Job *job, GError **error)
 {
@@ -1975,8 +1949,6 @@ sync_box (Job *job, GError **error)
     c->fingerprint = (MsSyncFingerprint) { job->uidvalidity, job->uidnext, job->exists, job->highestmodseq,
                                            job->scan->mtime_new_ns, job->scan->mtime_cur_ns };
   }
-  if (flags_only (job, plan, &before))
-    return TRUE;
   /* Nothing to record: leave the files alone (a rewrite costs two new
    * inodes, an fdatasync and renames for every unchanged mailbox). */
   if (plan->actions->len == 0 && !ms_sync_state_file_has_journal (job->state_file)

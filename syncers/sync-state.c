@@ -650,7 +650,7 @@ struct MsSyncStateFile {
   int lock_fd;
   int journal_fd;
   gboolean journal_dir_unsynced; /* the journal was (maybe) created since the last sync */
-  gboolean journal_had_entries;  /* an earlier run left some */
+  gboolean journal_had_entries;  /* a crashed run left some */
   gboolean fsync;
   MsSyncState *state;
 };
@@ -871,13 +871,6 @@ ms_sync_state_file_has_journal (MsSyncStateFile *f)
 {
   g_return_val_if_fail (f != NULL, TRUE);
   return f->journal_fd >= 0 || f->journal_had_entries;
-}
-
-gboolean
-ms_sync_state_file_opened_empty (MsSyncStateFile *f)
-{
-  g_return_val_if_fail (f != NULL, FALSE);
-  return !f->journal_had_entries;
 }
 
 MsSyncState *

@@ -232,9 +232,6 @@ gboolean ms_sync_state_file_commit (MsSyncStateFile *f, GError **error);
 /* Whether a journal has lines (left by an interrupted run, or written since
  * the open): then the state must be committed even if nothing else changed. */
 gboolean ms_sync_state_file_has_journal (MsSyncStateFile *f);
-/* Whether the journal was empty when the file was opened: no earlier run
- * left lines in it (crashed, or left flag changes uncommitted). */
-gboolean ms_sync_state_file_opened_empty (MsSyncStateFile *f);
 /* Releases the lock; uncommitted changes stay in the journal.  NULL is
  * fine. */
 void ms_sync_state_file_close (MsSyncStateFile *f);

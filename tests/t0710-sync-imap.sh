@@ -17,7 +17,7 @@
 
 dovecot_available
 
-plan 150
+plan 136
 
 if ! dovecot_setup; then
   echo "Bail out! the Dovecot fixture did not start"
@@ -115,37 +115,6 @@ sync_same "INBOX agrees on both sides after the flag sync" "$near" "$far"
 is "... and no message was transferred for it" "$(sync_pulled "$SYNC_LOG") $(sync_pushed "$SYNC_LOG")" "0 0"
 sync_run "$T_DIR/flags2.log" -V -c "$RC" c
 sync_same "a second run changes no flag" "$(sync_local "$M/INBOX")" "$near"
-
-# --- flag changes alone are left in the journal ----------------------------------------
-# No state commit for them: the next run commits.  Losing those lines (a
-# crash before they reached the disk) costs nothing: the next run finds the
-# same flags on both sides and records them, reverting none.
-set -- $(sync_first_ids "$(sync_local "$M/INBOX")" 2)
-J=$M/INBOX/.mbsyncstate.journal-ng
-state=$(cat "$M/INBOX/.mbsyncstate")
-sidecar=$(cat "$M/INBOX/.mbsyncstate.sync_imap")
-sync_server_flags INBOX "$1" FLAGS '\Draft \Answered'
-sync_local_flags "$M/INBOX" "$2" FR
-sync_run "$T_DIR/lazy.log" -V -c "$RC" c:INBOX
-sync_exit_is "a run that changes flags only exits 0" 0
-is "... the flags crossed" \
-  "$(sync_msg_flags "$(sync_local "$M/INBOX")" "$1") $(sync_msg_flags "$(sync_server INBOX)" "$2")" "DR FR"
-is "... the state file is left as it was" "$(cat "$M/INBOX/.mbsyncstate")" "$state"
-is "... and so is the sidecar" "$(cat "$M/INBOX/.mbsyncstate.sync_imap")" "$sidecar"
-is "... the two flag changes are in the journal" "$(grep -c '^= ' "$J")" 2
-: > "$J"
-sync_run "$T_DIR/lazy-lost.log" -V -c "$RC" c:INBOX
-sync_exit_is "the run after a crash lost them exits 0" 0
-sync_log_has "... and copies nothing, not even a flag" "$SYNC_LOG" "INBOX: 0 pulled, 0 pushed, 0/0 flags"
-near=$(sync_local "$M/INBOX")
-is "... the flags stay as they crossed" "$(sync_msg_flags "$near" "$1") $(sync_msg_flags "$near" "$2")" "DR FR"
-sync_same "... the sides agree" "$near" "$(sync_server INBOX)"
-is "... and records them in the journal again" "$(grep -c '^= ' "$J")" 2
-sync_run "$T_DIR/lazy-commit.log" -V -c "$RC" c:INBOX
-sync_exit_is "the next run exits 0" 0
-check "... and commits them to the state" sh -c '[ "$1" != "$2" ]' x "$(cat "$M/INBOX/.mbsyncstate")" "$state"
-is "... emptying the journal" "$(wc -c < "$J")" 0
-sync_same "... with the sides still agreeing" "$(sync_local "$M/INBOX")" "$near"
 
 # --- new mail fetched along with SELECT -------------------------------------------------
 # The bodies of the first 16 UIDs above those the last run knew go out with
