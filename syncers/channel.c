@@ -242,11 +242,20 @@ ms_channel_set_pass_cmd_timeout (guint seconds)
   pass_cmd_timeout_s = seconds;
 }
 
+static gboolean pass_cmd_terminal;
+
+void
+ms_channel_set_pass_cmd_terminal (gboolean allowed)
+{
+  /* Only the foreground process group may read the terminal: a PassCmd
+   * of a run in the background would stop on SIGTTIN. */
+  pass_cmd_terminal = allowed && isatty (STDIN_FILENO) && tcgetpgrp (STDIN_FILENO) == getpgrp ();
+}
+
 /* Runs `cmd` through /bin/sh with stdout captured (at most `max` + 1
  * bytes, the rest unread) and stderr inherited; kills it at the deadline.
- * Its stdin is ours when that is a terminal (a one-shot run from a shell:
- * a PassCmd may prompt there, as with mbsync), else /dev/null (the
- * resident's stdin carries the protocol).  *ok: it exited 0 in time. */
+ * Its stdin is ours where ms_channel_set_pass_cmd_terminal() allowed it,
+ * else /dev/null.  *ok: it exited 0 in time. */
 static GByteArray *
 run_pass_cmd (const char *cmd, gsize max, gboolean *ok, GError **error)
 {
@@ -254,7 +263,7 @@ run_pass_cmd (const char *cmd, gsize max, gboolean *ok, GError **error)
   const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
   GPid pid;
   int out_fd = -1;
-  GSpawnFlags stdin_flag = isatty (STDIN_FILENO) ? G_SPAWN_CHILD_INHERITS_STDIN : G_SPAWN_STDIN_FROM_DEV_NULL;
+  GSpawnFlags stdin_flag = pass_cmd_terminal ? G_SPAWN_CHILD_INHERITS_STDIN : G_SPAWN_STDIN_FROM_DEV_NULL;
   if (!g_spawn_async_with_pipes (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD | stdin_flag, NULL, NULL,
                                  &pid, NULL, &out_fd, NULL, error))
     return NULL;

@@ -28,6 +28,11 @@
  * nothing and say nothing.  mbsync waits without end. */
 #define MS_CHANNEL_PASS_CMD_TIMEOUT_S 120
 
+/* Whether PassCmd may have our stdin, when that is the terminal of the
+ * foreground (a one-shot run from a shell, where it may prompt, as with
+ * mbsync); else, and by default, its stdin is /dev/null (the resident's
+ * stdin carries the protocol). */
+void ms_channel_set_pass_cmd_terminal (gboolean allowed);
 /* Test knob: the PassCmd bound in seconds, for every setup. */
 void ms_channel_set_pass_cmd_timeout (guint seconds);
 

@@ -873,8 +873,9 @@ do_pulls (Job *job, const MsSyncPlan *plan, GError **error)
   gboolean ok = TRUE;
   for (guint i = uids->len; ok && job->ahead->len > 0 && i-- > 0;) {
     guint32 far_uid = g_array_index (uids, guint32, i);
-    gpointer near_uid;
-    g_hash_table_lookup_extended (job->pull_near_uid, GUINT_TO_POINTER (far_uid), NULL, &near_uid);
+    gpointer near_uid = NULL;
+    if (!g_hash_table_lookup_extended (job->pull_near_uid, GUINT_TO_POINTER (far_uid), NULL, &near_uid))
+      continue; /* listed twice (an unsolicited FETCH): taken already */
     MsFlags flags = GPOINTER_TO_UINT (g_hash_table_lookup (job->pull_flags, GUINT_TO_POINTER (far_uid)));
     if (!adopt_ahead (job, far_uid, GPOINTER_TO_UINT (near_uid), flags))
       continue;

@@ -652,6 +652,7 @@ main (int argc, char **argv)
       args[i] = g_strdup (((const MsMbsyncChannel *) g_ptr_array_index (config->channels, i))->name);
   }
   Syncer syncer = { .config = config, .connections = (guint) connections, .force = force, .list = list };
+  ms_channel_set_pass_cmd_terminal (serve_channel == NULL);
   int status = serve_channel ? serve (&syncer, serve_channel) : run_once (&syncer, args);
   g_clear_pointer (&syncer.pool, ms_sync_pool_free);
   return status;
