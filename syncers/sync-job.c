@@ -729,26 +729,37 @@ place_held (Job *job, GError **error)
   return TRUE;
 }
 
+/* For a FETCH response whose BODY[] was streamed into job->delivery: that
+ * delivery (the job's is cleared) and the response's UID in *uid (0 if it
+ * has none); NULL for any other response. */
+static MsMaildirDelivery *
+take_body (Job *job, const MsImapResponse *r, guint32 *uid)
+{
+  const char *kw = ms_imap_response_get_keyword (r);
+  if (kw == NULL || !g_str_equal (kw, "FETCH") || job->delivery == NULL)
+    return NULL;
+  const MsImapValue *uidv = ms_imap_response_get_fetch_attr (r, "UID");
+  guint64 u = 0;
+  *uid = uidv != NULL && ms_imap_value_get_number (uidv, &u) && u <= G_MAXUINT32 ? (guint32) u : 0;
+  return g_steal_pointer (&job->delivery);
+}
+
 static void
 on_pull_fetch (const MsImapResponse *r, gpointer data)
 {
   Job *job = data;
-  const char *kw = ms_imap_response_get_keyword (r);
-  if (kw == NULL || !g_str_equal (kw, "FETCH") || job->delivery == NULL)
+  guint32 far_uid = 0;
+  g_autoptr (MsMaildirDelivery) d = take_body (job, r, &far_uid);
+  if (d == NULL)
     return;
   job->progress.done = MIN (job->progress.done + 1, job->progress.total);
   report_progress (job);
-  const MsImapValue *uidv = ms_imap_response_get_fetch_attr (r, "UID");
-  guint64 u = 0;
-  g_autoptr (MsMaildirDelivery) d = NULL;
-  d = g_steal_pointer (&job->delivery);
   gpointer near;
-  if (uidv == NULL || !ms_imap_value_get_number (uidv, &u)
-      || !g_hash_table_lookup_extended (job->pull_near_uid, GUINT_TO_POINTER ((guint32) u), NULL, &near)) {
+  if (far_uid == 0 || !g_hash_table_lookup_extended (job->pull_near_uid, GUINT_TO_POINTER (far_uid), NULL, &near)) {
     ms_maildir_delivery_abort (g_steal_pointer (&d));
     return; /* not one we asked for */
   }
-  guint32 far_uid = (guint32) u, near_uid = GPOINTER_TO_UINT (near);
+  guint32 near_uid = GPOINTER_TO_UINT (near);
   MsFlags flags = GPOINTER_TO_UINT (g_hash_table_lookup (job->pull_flags, GUINT_TO_POINTER (far_uid)));
   /* A UID asked for twice is delivered once. */
   g_hash_table_remove (job->pull_near_uid, GUINT_TO_POINTER (far_uid));
@@ -765,13 +776,11 @@ static void
 on_ahead_fetch (const MsImapResponse *r, gpointer data)
 {
   Job *job = data;
-  const char *kw = ms_imap_response_get_keyword (r);
-  if (kw == NULL || !g_str_equal (kw, "FETCH") || job->delivery == NULL)
+  guint32 u = 0;
+  g_autoptr (MsMaildirDelivery) d = take_body (job, r, &u);
+  if (d == NULL)
     return;
-  g_autoptr (MsMaildirDelivery) d = g_steal_pointer (&job->delivery);
-  const MsImapValue *uidv = ms_imap_response_get_fetch_attr (r, "UID");
-  guint64 u = 0;
-  gboolean wanted = uidv != NULL && ms_imap_value_get_number (uidv, &u) && u >= job->ahead_from && u <= job->ahead_to;
+  gboolean wanted = u != 0 && u >= job->ahead_from && u <= job->ahead_to;
   for (guint i = 0; wanted && i < job->ahead->len; i++)
     wanted = g_array_index (job->ahead, HeldPull, i).far_uid != u; /* once */
   if (!wanted) {
@@ -779,7 +788,7 @@ on_ahead_fetch (const MsImapResponse *r, gpointer data)
     return;
   }
   ms_maildir_delivery_start_writeback (d);
-  HeldPull hp = { g_steal_pointer (&d), (guint32) u, 0, 0 };
+  HeldPull hp = { g_steal_pointer (&d), u, 0, 0 };
   g_array_append_val (job->ahead, hp);
 }
 
