@@ -115,6 +115,8 @@ typedef struct {
   char *far_name;
   char *far_quoted;
   MsSyncStateFile *state_file;
+  gboolean shelved;           /* state_file was taken from the shelf */
+  MsSyncShelfNote note;       /* directories to sync before a commit; how long shelved */
   MsMaildirScan *scan;
   MsSyncCounts *counts;
 
@@ -637,7 +639,22 @@ report_progress (Job *job)
   job->ctx->progress (job->ctx->progress_data, &job->progress);
 }
 
-/* Makes the deliveries so far durable, then records their pairs. */
+/* Commits the state, syncing the folder directories first that the
+ * messages it records as paired were renamed into. */
+static gboolean
+commit_state (Job *job, GError **error)
+{
+  if (!ms_maildir_sync_dirs (job->ctx->maildir, job->box, job->note.new_dir, job->note.cur_dir, error))
+    return FALSE;
+  job->note = (MsSyncShelfNote) { FALSE, FALSE, 0 };
+  return ms_sync_state_file_commit (job->state_file, error);
+}
+
+/* Makes the deliveries so far durable, then records their pairs.  With a
+ * shelf, neither: the pairs go into the state in memory only, and their
+ * directories are synced before it is committed (commit_state()); until
+ * then their journal lines ('<', synced before the renames) stand for
+ * them, and an open that replays those finds the files. */
 static gboolean
 record_deliveries (Job *job, GError **error)
 {
@@ -650,11 +667,18 @@ record_deliveries (Job *job, GError **error)
     to_cur = to_cur || seen;
     to_new = to_new || !seen;
   }
-  if (!ms_maildir_sync_dirs (job->ctx->maildir, job->box, to_new, to_cur, error))
+  gboolean shelf = job->ctx->shelf != NULL;
+  if (shelf) {
+    job->note.new_dir = job->note.new_dir || to_new;
+    job->note.cur_dir = job->note.cur_dir || to_cur;
+  } else if (!ms_maildir_sync_dirs (job->ctx->maildir, job->box, to_new, to_cur, error)) {
     return FALSE;
+  }
   for (guint i = 0; i < job->delivered->len; i++) {
     const DeliveredPull *dp = &g_array_index (job->delivered, DeliveredPull, i);
-    if (!ms_sync_state_file_pair (job->state_file, dp->far_uid, dp->near_uid, dp->flags, error))
+    if (shelf)
+      ms_sync_state_add_pair (ms_sync_state_file_state (job->state_file), dp->far_uid, dp->near_uid, dp->flags);
+    else if (!ms_sync_state_file_pair (job->state_file, dp->far_uid, dp->near_uid, dp->flags, error))
       return FALSE;
     job->pulled_max = MAX (job->pulled_max, dp->near_uid);
     job->counts->pulled++;
@@ -1765,7 +1789,7 @@ first_download (Job *job, MsSyncState *state, GError **error)
       return g_steal_pointer (&plan);
     from = to + 1;
     ms_sync_step ();
-    if (!ms_sync_state_file_commit (job->state_file, error))
+    if (!commit_state (job, error))
       return NULL;
   }
 }
@@ -1888,7 +1912,11 @@ sync_box (Job *job, GError **error)
   gboolean had_state = ctx->state_path_prefix != NULL && g_file_test (spath, G_FILE_TEST_EXISTS);
   if (!prepare_folder (job, folder, had_state, error))
     return FALSE;
-  job->state_file = ms_sync_state_file_open (spath, ctx->fsync, &pending, error);
+  if (ctx->shelf != NULL)
+    job->state_file = ms_sync_shelf_take (ctx->shelf, spath, &job->note);
+  job->shelved = job->state_file != NULL; /* what it left pending was resolved */
+  if (job->state_file == NULL)
+    job->state_file = ms_sync_state_file_open (spath, ctx->fsync, &pending, error);
   if (job->state_file == NULL)
     return FALSE;
   MsSyncState *state = ms_sync_state_file_state (job->state_file);
@@ -1911,7 +1939,7 @@ sync_box (Job *job, GError **error)
   if (state->far_uidvalidity != 0 && state->far_uidvalidity != job->uidvalidity) {
     /* What an interrupted run left pending is found by the re-pairing,
      * which looks at every message; its journal goes with the commit. */
-    if (!repair_uidvalidity (job, state, error) || !ms_sync_state_file_commit (job->state_file, error))
+    if (!repair_uidvalidity (job, state, error) || !commit_state (job, error))
       return FALSE;
     g_clear_pointer (&pending, g_ptr_array_unref);
   }
@@ -1961,14 +1989,23 @@ sync_box (Job *job, GError **error)
   }
   /* Nothing to record: leave the files alone (a rewrite costs two new
    * inodes, an fdatasync and renames for every unchanged mailbox). */
-  if (plan->actions->len == 0 && !ms_sync_state_file_has_journal (job->state_file)
+  if (plan->actions->len == 0 && !job->shelved && !ms_sync_state_file_has_journal (job->state_file)
       && before.far_uidvalidity == state->far_uidvalidity && before.near_uidvalidity == state->near_uidvalidity
       && before.max_pulled == state->max_pulled && before.max_pushed == state->max_pushed
       && before.far_highestmodseq == state->far_highestmodseq && before.far_uidnext == state->far_uidnext
       && before.far_messages == state->far_messages)
     return TRUE;
   ms_sync_step ();
-  return ms_sync_state_file_commit (job->state_file, error);
+  if (ctx->shelf != NULL) {
+    /* Lines written after their step ('=', '-') go to the disk before the
+     * answer: a flag change whose base was lost could be undone by the
+     * user's next one.  The pulls' lines were synced already. */
+    if (!ms_sync_journal_sync (job->state_file, error))
+      return FALSE;
+    ms_sync_shelf_put (ctx->shelf, job->box, g_steal_pointer (&job->state_file), &job->note);
+    return TRUE;
+  }
+  return commit_state (job, error);
 }
 
 /* --- the resident's fast path ----------------------------------------------------- */

@@ -16,7 +16,8 @@
  *   4. plan (sync-plan.c) and execute: pulls in one UID FETCH whose bodies
  *      stream into tmp/ files, pushes as pipelined APPENDs, flag changes as
  *      grouped UID STOREs, Maildir renames and unlinks;
- *   5. commit the state by rename and drop the journal.
+ *   5. commit the state by rename and drop the journal, or leave the state
+ *      on the context's shelf for a resident syncer to commit when idle.
  */
 #pragma once
 
@@ -25,6 +26,7 @@
 #include "imap-client.h"
 #include "maildir.h"
 #include "sync-plan.h"
+#include "sync-shelf.h"
 
 /* How far one mailbox's download has come. */
 typedef struct {
@@ -58,6 +60,10 @@ typedef struct {
   MsSyncPolicy policy;
   gboolean create_far, create_near; /* mbsync Create */
   gboolean fsync;
+  /* A resident syncer's shelf (sync-shelf.h): the state is taken from it
+   * when there, and left on it instead of committed.  NULL: each sync
+   * opens and commits its state. */
+  MsSyncShelf *shelf;
   /* Called on the syncing thread during long downloads; may be NULL. */
   void (*progress) (gpointer data, const MsSyncProgress *progress);
   gpointer progress_data;

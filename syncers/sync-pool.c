@@ -25,6 +25,8 @@ struct MsSyncPool {
   guint connect_failures;   /* in a row */
   gint64 next_connect_us;   /* monotonic; no attempt before */
   GError *connect_error;    /* the last failure, repeated during the backoff */
+
+  MsSyncShelf *shelf; /* NULL: each sync commits its state */
 };
 
 /* A mailbox to sync once more when idle, to leave a fingerprint behind. */
@@ -61,6 +63,7 @@ ms_sync_pool_free (MsSyncPool *pool)
 {
   if (pool == NULL)
     return;
+  ms_sync_shelf_free (pool->shelf); /* before the setup: it uses its store */
   for (guint i = 0; i < MS_SYNC_POOL_CONNECTIONS_MAX; i++)
     conn_drop (&pool->conns[i]);
   ms_channel_setup_free (pool->setup);
@@ -76,6 +79,25 @@ MsChannelSetup *
 ms_sync_pool_setup (MsSyncPool *pool)
 {
   return pool->setup;
+}
+
+void
+ms_sync_pool_shelve (MsSyncPool *pool)
+{
+  if (pool->shelf == NULL)
+    pool->shelf = ms_sync_shelf_new (&pool->setup->maildir);
+}
+
+gint64
+ms_sync_pool_shelved_since (MsSyncPool *pool)
+{
+  return pool->shelf != NULL ? ms_sync_shelf_oldest (pool->shelf) : G_MAXINT64;
+}
+
+guint
+ms_sync_pool_commit_shelved (MsSyncPool *pool, gboolean (*stop) (gpointer data), gpointer data)
+{
+  return pool->shelf != NULL ? ms_sync_shelf_commit (pool->shelf, stop, data) : 0;
 }
 
 /* --- connections ------------------------------------------------------------------ */
@@ -263,6 +285,7 @@ sync_one (MsSyncPool *pool, Conn *c, const char *box, Place *place, MsSyncResult
   ctx.policy.force = pool->force;
   ctx.progress = on_progress;
   ctx.progress_data = place;
+  ctx.shelf = pool->shelf;
   g_clear_pointer (&c->selected, g_free);
   gboolean ok = ms_sync_box (&ctx, box, &counts, error);
   g_mutex_lock (&pool->lock);

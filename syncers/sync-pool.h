@@ -54,6 +54,16 @@ typedef void (*MsSyncProgressFn) (gpointer data, guint index, const MsSyncProgre
 
 /* Takes the setup. */
 MsSyncPool *ms_sync_pool_new (MsChannelSetup *setup, guint connections, gboolean force);
+/* From now on, a sync leaves its state on a shelf (sync-shelf.h) instead
+ * of committing it: for a resident syncer, which commits them when idle
+ * (ms_sync_pool_commit_shelved) and when the pool is freed. */
+void ms_sync_pool_shelve (MsSyncPool *pool);
+/* Commits shelved states until none is left or `stop` (may be NULL) says
+ * so; returns how many it took. */
+guint ms_sync_pool_commit_shelved (MsSyncPool *pool, gboolean (*stop) (gpointer data), gpointer data);
+/* Since when (monotonic) the oldest shelved state waits for its commit;
+ * G_MAXINT64 if none does. */
+gint64 ms_sync_pool_shelved_since (MsSyncPool *pool);
 void ms_sync_pool_free (MsSyncPool *pool);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsSyncPool, ms_sync_pool_free)
 

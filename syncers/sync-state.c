@@ -651,6 +651,7 @@ struct MsSyncStateFile {
   int journal_fd;
   gboolean journal_dir_unsynced; /* the journal was (maybe) created since the last sync */
   gboolean journal_had_entries;  /* a crashed run left some */
+  gboolean journal_unsynced;     /* lines were written since the last sync */
   gboolean fsync;
   MsSyncState *state;
 };
@@ -873,6 +874,13 @@ ms_sync_state_file_has_journal (MsSyncStateFile *f)
   return f->journal_fd >= 0 || f->journal_had_entries;
 }
 
+const char *
+ms_sync_state_file_path (MsSyncStateFile *f)
+{
+  g_return_val_if_fail (f != NULL, NULL);
+  return f->path;
+}
+
 MsSyncState *
 ms_sync_state_file_state (MsSyncStateFile *f)
 {
@@ -910,6 +918,7 @@ journal_write (MsSyncStateFile *f, const char *line, GError **error)
     set_errno_error (error, n < 0 ? errno : EIO, "writing", f->journal_path);
     return FALSE;
   }
+  f->journal_unsynced = TRUE;
   return TRUE;
 }
 
@@ -937,7 +946,7 @@ ms_sync_journal_reserve (MsSyncStateFile *f, guint32 near_uid_max, GError **erro
 gboolean
 ms_sync_journal_sync (MsSyncStateFile *f, GError **error)
 {
-  if (!f->fsync || f->journal_fd < 0)
+  if (!f->fsync || f->journal_fd < 0 || !f->journal_unsynced)
     return TRUE;
   if (fdatasync (f->journal_fd) < 0) {
     set_errno_error (error, errno, "cannot sync", f->journal_path);
@@ -948,6 +957,7 @@ ms_sync_journal_sync (MsSyncStateFile *f, GError **error)
       return FALSE;
     f->journal_dir_unsynced = FALSE;
   }
+  f->journal_unsynced = FALSE;
   return TRUE;
 }
 
@@ -1088,6 +1098,7 @@ ms_sync_state_file_commit (MsSyncStateFile *f, GError **error)
     close (f->journal_fd);
     f->journal_fd = -1;
   }
+  f->journal_unsynced = FALSE; /* nothing in it is needed any more */
   if (r < 0 && errno != ENOENT) {
     set_errno_error (error, errno, "cannot empty", f->journal_path);
     return FALSE;

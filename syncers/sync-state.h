@@ -202,6 +202,8 @@ MsSyncStateFile *ms_sync_state_file_open (const char *path, gboolean fsync_enabl
                                           GPtrArray **pending, GError **error);
 /* (transfer none) */
 MsSyncState *ms_sync_state_file_state (MsSyncStateFile *file);
+/* The STATE path it was opened with. */
+const char *ms_sync_state_file_path (MsSyncStateFile *file);
 
 /* Journal lines (each written with one write(2) before the step it
  * announces; the file is created on first use). */
@@ -210,8 +212,8 @@ gboolean ms_sync_journal_push (MsSyncStateFile *f, guint32 near_uid, guint32 uid
                                GError **error);
 gboolean ms_sync_journal_reserve (MsSyncStateFile *f, guint32 near_uid_max, GError **error);
 /* Makes the journal lines written so far durable (fdatasync, and the
- * directory once after the journal was created) when fsync is enabled; a
- * no-op otherwise.  Call it after a batch of `<`, `>` and `U` lines and
+ * directory once after the journal was created) when fsync is enabled and
+ * lines were written since the last time; a no-op otherwise.  Call it after a batch of `<`, `>` and `U` lines and
  * before the steps they announce: an announcement lost in a power failure
  * while its step survived would copy that message again.  Lines written
  * after their step (`+`, `=`, `-`) need no sync. */

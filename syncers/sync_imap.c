@@ -11,8 +11,10 @@
  */
 #include <errno.h>
 #include <gio/gio.h>
+#include <glib-unix.h>
 #include <glib.h>
 #include <locale.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -225,8 +227,32 @@ static Request end_of_input;
 typedef struct {
   MsSyncPool *pool;
   GAsyncQueue *queue;
-  GQueue held; /* requests taken from the queue while coalescing */
+  GQueue held;         /* requests taken from the queue while coalescing */
+  gint64 idle_since_us; /* monotonic: the end of the last sync */
 } Server;
+
+/* The states that syncs leave open (sync-shelf.h) are committed once no
+ * sync has run for this long: a burst of new mail syncs a mailbox several
+ * times within a fraction of a second, and its state is written once after
+ * it rather than each time. */
+#define SERVE_COMMIT_IDLE_MS 200
+/* ... and in any case this long after the first sync they hold, so that
+ * a mailbox that is never left alone gets its journal emptied (it must
+ * stay far below MS_SYNC_JOURNAL_MAX_BYTES, which an open refuses). */
+#define SERVE_COMMIT_MAX_DELAY_MS 5000
+static guint commit_idle_ms = SERVE_COMMIT_IDLE_MS;
+
+/* When the shelved states are due for their commit (monotonic): after
+ * the idle time, or once the oldest has waited the longest allowed. */
+static gint64
+commit_due_us (Server *srv, gboolean idle)
+{
+  gint64 since = ms_sync_pool_shelved_since (srv->pool);
+  if (since == G_MAXINT64)
+    return G_MAXINT64;
+  gint64 due = since + (gint64) MAX (commit_idle_ms, SERVE_COMMIT_MAX_DELAY_MS) * 1000;
+  return idle ? MIN (due, srv->idle_since_us + (gint64) commit_idle_ms * 1000) : due;
+}
 
 static void
 answer (const Request *r, gboolean ok, guint near_changes, guint far_changes, gboolean permanent,
@@ -422,6 +448,13 @@ serve_named (Server *srv)
   g_ptr_array_unref (batch.boxes);
 }
 
+static gboolean
+request_waiting (gpointer data)
+{
+  Server *srv = data;
+  return g_async_queue_length (srv->queue) > 0;
+}
+
 static gpointer
 serve_thread (gpointer data)
 {
@@ -431,10 +464,19 @@ serve_thread (gpointer data)
     if (g_queue_is_empty (&srv->held)) {
       Request *r = g_async_queue_try_pop (srv->queue);
       if (r == NULL) {
-        /* Idle: first the mailboxes to look at once more, then wait. */
+        /* Idle: the mailboxes to look at once more, the states the syncs
+         * left open (until a request comes), then wait. */
         gint64 next_due_us;
-        if (verify_one (srv, &next_due_us))
+        if (verify_one (srv, &next_due_us)) {
+          srv->idle_since_us = g_get_monotonic_time ();
           continue;
+        }
+        gint64 commit_due = commit_due_us (srv, TRUE);
+        if (commit_due <= g_get_monotonic_time ()) {
+          ms_sync_pool_commit_shelved (srv->pool, request_waiting, srv);
+          continue;
+        }
+        next_due_us = MIN (next_due_us, commit_due);
         if (next_due_us == G_MAXINT64)
           r = g_async_queue_pop (srv->queue);
         else
@@ -456,6 +498,10 @@ serve_thread (gpointer data)
       serve_all (srv, g_queue_pop_head (&srv->held));
     else
       serve_named (srv);
+    srv->idle_since_us = g_get_monotonic_time ();
+    /* Never idle for long enough: the overdue ones now, between batches. */
+    if (commit_due_us (srv, FALSE) <= srv->idle_since_us)
+      ms_sync_pool_commit_shelved (srv->pool, NULL, NULL);
   }
   return NULL;
 }
@@ -499,6 +545,46 @@ parse_request (const char *line, gsize len)
   return r;
 }
 
+/* The signal that asked the resident to stop, or 0, and a pipe the
+ * handler writes to, to wake the thread reading stdin whichever thread
+ * it ran on. */
+static volatile sig_atomic_t stop_signal;
+static int stop_pipe[2] = { -1, -1 };
+
+static void
+on_stop_signal (int sig)
+{
+  int saved = errno;
+  stop_signal = sig;
+  if (write (stop_pipe[1], "", 1) < 0) {
+    /* full: a wake-up is pending already */
+  }
+  errno = saved;
+}
+
+/* SIGTERM, SIGINT and SIGHUP end the resident as they would without a
+ * handler, but with the states its syncs left open committed first (see
+ * sync-shelf.h).  They stay blocked but while the thread reading stdin
+ * waits in ppoll(2), so that none comes between its check and the wait;
+ * the pipe wakes it should one reach another thread all the same. */
+static gboolean
+catch_stop_signals (sigset_t *set, GError **error)
+{
+  if (!g_unix_open_pipe (stop_pipe, FD_CLOEXEC, error)
+      || !g_unix_set_fd_nonblocking (stop_pipe[0], TRUE, error)
+      || !g_unix_set_fd_nonblocking (stop_pipe[1], TRUE, error))
+    return FALSE;
+  const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+  struct sigaction sa = { .sa_handler = on_stop_signal }; /* no SA_RESTART */
+  sigemptyset (&sa.sa_mask);
+  sigemptyset (set);
+  for (guint i = 0; i < G_N_ELEMENTS (sigs); i++) {
+    sigaddset (set, sigs[i]);
+    sigaction (sigs[i], &sa, NULL);
+  }
+  return TRUE;
+}
+
 static int
 serve (Syncer *s, const char *channel_name)
 {
@@ -513,13 +599,32 @@ serve (Syncer *s, const char *channel_name)
     return 1;
   }
   say ("* MSWATCH-SYNCER 1 sync_imap %s", MS_VERSION);
+  ms_sync_pool_shelve (s->pool);
 
-  Server srv = { s->pool, g_async_queue_new (), G_QUEUE_INIT };
+  Server srv = { s->pool, g_async_queue_new (), G_QUEUE_INIT, 0 };
+  sigset_t stop_set, wait_mask;
+  if (!catch_stop_signals (&stop_set, &error)) {
+    g_printerr ("sync_imap: %s\n", error->message);
+    return 1;
+  }
+  pthread_sigmask (SIG_BLOCK, &stop_set, &wait_mask);
+  sigdelset (&wait_mask, SIGTERM), sigdelset (&wait_mask, SIGINT), sigdelset (&wait_mask, SIGHUP);
   GThread *thread = g_thread_new ("requests", serve_thread, &srv);
   g_autoptr (MsLineSplitter) splitter = ms_line_splitter_new (SERVE_LINE_MAX);
   char buf[16384];
   for (;;) {
-    gssize n = read (STDIN_FILENO, buf, sizeof buf);
+    struct pollfd in[2] = { { .fd = STDIN_FILENO, .events = POLLIN }, { .fd = stop_pipe[0], .events = POLLIN } };
+    int ready = ppoll (in, 2, NULL, &wait_mask);
+    gssize n = ready < 0 ? -1 : stop_signal ? 0 : read (STDIN_FILENO, buf, sizeof buf);
+    if (stop_signal) {
+      /* Syncs in progress are cut off, as by a crash (their journals
+       * stay); what the finished ones left open is committed. */
+      ms_sync_pool_commit_shelved (s->pool, NULL, NULL);
+      signal (stop_signal, SIG_DFL);
+      raise (stop_signal);
+      pthread_sigmask (SIG_UNBLOCK, &stop_set, NULL);
+      _exit (128 + stop_signal);
+    }
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0)
@@ -579,6 +684,7 @@ main (int argc, char **argv)
   gint recheck_ms = -1;
   gint pass_cmd_timeout_s = -1;
   gint first_slice = -1;
+  gint commit_after_ms = -1;
   gint connections = MS_SYNC_POOL_CONNECTIONS_DEFAULT;
   g_auto (GStrv) args = NULL;
   const GOptionEntry entries[] = {
@@ -593,6 +699,7 @@ main (int argc, char **argv)
     { "recheck-after", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &recheck_ms, "Test knob: look at a mailbox found unchanged once more after MS milliseconds", "MS" },
     { "pass-cmd-timeout", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &pass_cmd_timeout_s, "Test knob: give PassCmd S seconds to finish", "S" },
     { "first-slice", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &first_slice, "Test knob: download a new mailbox in slices of N messages", "N" },
+    { "commit-after", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &commit_after_ms, "Test knob: --serve commits the syncs' states after MS idle milliseconds", "MS" },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print only errors (the default; for mbsync's argv)", NULL },
     { "verbose", 'V', 0, G_OPTION_ARG_NONE, &verbose, "Print what each mailbox's sync did", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
@@ -635,6 +742,8 @@ main (int argc, char **argv)
     ms_channel_set_pass_cmd_timeout ((guint) pass_cmd_timeout_s);
   if (first_slice > 0)
     ms_sync_set_first_slice ((guint) first_slice);
+  if (commit_after_ms >= 0)
+    commit_idle_ms = (guint) commit_after_ms;
   g_autoptr (MsMbsyncConfig) config = ms_channel_load_config (config_path, &error);
   if (config == NULL) {
     g_printerr ("sync_imap: %s\n", error->message);

@@ -18,7 +18,7 @@
 
 dovecot_available
 
-plan 59
+plan 88
 
 if ! dovecot_setup; then
   echo "Bail out! the Dovecot fixture did not start"
@@ -214,6 +214,94 @@ send "n2 SYNC box01"
 wait_answer "... and so is the next request" n2
 stop_serve
 is "... INBOX was synced once, as asked" "$(grep -c '^sync_imap: INBOX: ' "$T_DIR/nocs.err")" 1
+
+# --- a sync's state, committed after the answer ----------------------------------------------
+# The resident answers a sync once the journal holds it, and commits the
+# state (the folder's renames synced, .mbsyncstate written, the journal
+# emptied) once it has been idle a moment (200 ms), at the end of its
+# input, or when SIGTERM stops it.  Until then it keeps the mailbox locked
+# against mbsync; killed before, it leaves the journal, which the next run
+# replays: nothing is lost or fetched twice.
+K=$T_DIR/k
+sync_write_rc "$T_DIR/rc-shelf" imaps Verbatim "$K"
+KJ=$K/box01/.mbsyncstate.journal-ng
+journal_pulls () { grep -c '^< ' "$KJ" 2>/dev/null; }
+journal_empty () { [ -f "$KJ" ] && [ ! -s "$KJ" ]; }
+server_count () { sync_server box01 | grep -c .; }
+
+start_serve shelf1 "$T_DIR/rc-shelf"
+check "a resident with the usual idle commit greets" wait_until 30 greeted
+send "k1 SYNC box01"
+wait_answer "... its first sync of box01 is answered" k1
+sync_add_server box01 > /dev/null
+sync_add_server box01 > /dev/null
+send "k2 SYNC box01"
+wait_answer "... two new messages: answered" k2
+is "... OK 2 0" "$(answer k2)" "k2 OK 2 0"
+check "... the state is committed once idle: the journal is emptied" wait_until 30 journal_empty
+stop_serve
+is "... and it exits 0 at the end of stdin" "$SYNC_RC" 0
+
+# With the commit put off (test knob), the answer comes first.
+start_serve shelf2 "$T_DIR/rc-shelf" --commit-after 600000
+check "a resident that commits only after 10 minutes idle greets" wait_until 30 greeted
+sync_add_server box01 > /dev/null
+sync_add_server box01 > /dev/null
+send "e1 SYNC box01"
+wait_answer "... two new messages: answered" e1
+is "... OK 2 0" "$(answer e1)" "e1 OK 2 0"
+is "... while the journal still holds the two pulls" "$(journal_pulls)" 2
+stop_serve
+is "... at the end of stdin it exits 0" "$SYNC_RC" 0
+check "... having committed the state" journal_empty
+
+start_serve shelf3 "$T_DIR/rc-shelf" --commit-after 600000
+check "another such resident greets" wait_until 30 greeted
+sync_add_server box01 > /dev/null
+sync_add_server box01 > /dev/null
+send "t1 SYNC box01"
+wait_answer "... two new messages: answered" t1
+is "... OK 2 0, the journal holding them" "$(answer t1) $(journal_pulls)" "t1 OK 2 0 2"
+if command -v mbsync > /dev/null 2>&1; then
+  mbsync -c "$T_DIR/rc-shelf" c:box01 > "$T_DIR/shelf-mbsync1.log" 2>&1
+  mbsync_rc=$?
+  check "... mbsync meanwhile finds box01 locked" sh -c '[ "$1" != 0 ] && grep -qi locked "$2"' x "$mbsync_rc" "$T_DIR/shelf-mbsync1.log"
+else
+  ok "mbsync meanwhile finds box01 locked # SKIP mbsync not found (install isync)"
+fi
+# (Its input stays open: at its end it would commit and exit 0 as well.)
+kill -TERM "$SERVE_PID"
+sync_wait_exit "$SERVE_PID"
+exec 3>&-
+is "... SIGTERM ends it by that signal" "$SYNC_RC" 143
+check "... having committed the state" journal_empty
+if command -v mbsync > /dev/null 2>&1; then
+  before=$(server_count)
+  mbsync -c "$T_DIR/rc-shelf" c:box01 > "$T_DIR/shelf-mbsync2.log" 2>&1
+  is "... mbsync then syncs box01 (exit 0)" "$?" 0
+  is "... appending nothing: it knows the pulled messages" "$(server_count)" "$before"
+  sync_same "... box01 agrees with the server, nothing twice" "$(sync_local "$K/box01")" "$(sync_server box01)"
+else
+  for t in "mbsync then syncs box01" "... appending nothing" "... box01 agrees"; do ok "$t # SKIP mbsync not found (install isync)"; done
+fi
+
+start_serve shelf4 "$T_DIR/rc-shelf" --commit-after 600000
+check "a third such resident greets" wait_until 30 greeted
+sync_add_server box01 > /dev/null
+sync_add_server box01 > /dev/null
+send "x1 SYNC box01"
+wait_answer "... two new messages: answered" x1
+is "... OK 2 0, the journal holding them" "$(answer x1) $(journal_pulls)" "x1 OK 2 0 2"
+kill -KILL "$SERVE_PID"
+sync_wait_exit "$SERVE_PID"
+exec 3>&-
+is "... SIGKILL ends it before any commit" "$SYNC_RC" 137
+before=$(server_count)
+sync_run "$T_DIR/shelf-rerun.log" -V -c "$T_DIR/rc-shelf" c:box01
+sync_exit_is "... the next run replays the journal (exit 0)" 0
+is "... fetching and appending nothing" "$(sync_pulled "$SYNC_LOG") $(sync_pushed "$SYNC_LOG") $(server_count)" "0 0 $before"
+sync_same "... box01 agrees with the server, nothing twice" "$(sync_local "$K/box01")" "$(sync_server box01)"
+check "... and its state is committed" journal_empty
 
 # --- progress of a download ----------------------------------------------------------------
 # With the test knob --progress-interval 0, every message of a download is
