@@ -264,7 +264,8 @@ run_pass_cmd (const char *cmd, gsize max, gboolean *ok, GError **error)
   GPid pid;
   int out_fd = -1;
   GSpawnFlags stdin_flag = pass_cmd_terminal ? G_SPAWN_CHILD_INHERITS_STDIN : G_SPAWN_STDIN_FROM_DEV_NULL;
-  if (!g_spawn_async_with_pipes (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD | stdin_flag, NULL, NULL,
+  if (!g_spawn_async_with_pipes (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD | stdin_flag,
+                                 ms_child_unblock_signals, NULL,
                                  &pid, NULL, &out_fd, NULL, error))
     return NULL;
   gint64 deadline = g_get_monotonic_time () + (gint64) pass_cmd_timeout_s * G_USEC_PER_SEC;

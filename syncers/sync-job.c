@@ -893,7 +893,7 @@ do_pulls (Job *job, const MsSyncPlan *plan, GError **error)
     const MsSyncAction *a = &g_array_index (plan->actions, MsSyncAction, i);
     if (a->kind != MS_ACTION_PULL)
       continue;
-    if (!ms_sync_journal_pull (job->state_file, a->far_uid, near, error))
+    if (!ms_sync_journal_pull (job->state_file, a->far_uid, near, a->flags, error))
       return FALSE;
     g_hash_table_insert (job->pull_near_uid, GUINT_TO_POINTER (a->far_uid), GUINT_TO_POINTER (near));
     g_hash_table_insert (job->pull_flags, GUINT_TO_POINTER (a->far_uid), GUINT_TO_POINTER (a->flags));
@@ -1589,8 +1589,16 @@ resolve_pending (Job *job, GPtrArray *pending, GError **error)
     const MsMaildirMessage *m = near_by_uid (job, p->near_uid);
     if (m == NULL)
       continue; /* never arrived (pull) or gone since (push): plan afresh */
+    /* Its rename may not be durable yet: the commit syncs the folder. */
+    job->note.new_dir = job->note.cur_dir = TRUE;
     if (p->kind == MS_SYNC_PENDING_PULL) {
-      if (!ms_sync_state_file_pair (job->state_file, p->far_uid, p->near_uid, m->flags, error))
+      const MsSyncPair *pair = ms_sync_state_find_far (ms_sync_state_file_state (job->state_file), p->far_uid);
+      if (pair != NULL && pair->near_uid == p->near_uid)
+        continue; /* committed already (a journal whose emptying was lost) */
+      /* The base is what it was delivered with: flags changed in the
+       * Maildir since then are a change to sync. */
+      MsFlags base = p->has_flags ? p->flags : m->flags;
+      if (!ms_sync_state_file_pair (job->state_file, p->far_uid, p->near_uid, base, error))
         return FALSE;
       continue;
     }
@@ -1909,12 +1917,19 @@ sync_box (Job *job, GError **error)
   g_autofree char *spath = state_path (ctx, folder, far_box, job->box);
 
   g_autoptr (GPtrArray) pending = NULL;
-  gboolean had_state = ctx->state_path_prefix != NULL && g_file_test (spath, G_FILE_TEST_EXISTS);
-  if (!prepare_folder (job, folder, had_state, error))
-    return FALSE;
   if (ctx->shelf != NULL)
     job->state_file = ms_sync_shelf_take (ctx->shelf, spath, &job->note);
   job->shelved = job->state_file != NULL; /* what it left pending was resolved */
+  /* A shelved state is one synced before, even if its file is not yet. */
+  gboolean had_state = job->shelved || (ctx->state_path_prefix != NULL && g_file_test (spath, G_FILE_TEST_EXISTS));
+  if (!prepare_folder (job, folder, had_state, error))
+    return FALSE;
+  /* The pairs its pulls left in memory may get '=' or '-' lines now, which
+   * must not reach the disk before the files' renames do. */
+  if (job->shelved
+      && !ms_maildir_sync_dirs (ctx->maildir, job->box, job->note.new_dir, job->note.cur_dir, error))
+    return FALSE;
+  job->note.new_dir = job->note.cur_dir = FALSE;
   if (job->state_file == NULL)
     job->state_file = ms_sync_state_file_open (spath, ctx->fsync, &pending, error);
   if (job->state_file == NULL)

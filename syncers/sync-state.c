@@ -585,6 +585,11 @@ ms_sync_journal_replay (MsSyncState *s, const char *filename, const char *text, 
     } else {
       switch (kind) {
       case '<':
+        /* The flags it is delivered with: "-" for none; older lines have
+         * no such field. */
+        ok = (n == 3 || n == 4) && parse_u32 (f[1], &a) && parse_u32 (f[2], &b)
+             && (n == 3 || field_is (f[3], "-") || parse_flags (f[3].p, f[3].len, &flags));
+        break;
       case '-':
         ok = n == 3 && parse_u32 (f[1], &a) && parse_u32 (f[2], &b);
         break;
@@ -617,7 +622,8 @@ ms_sync_journal_replay (MsSyncState *s, const char *filename, const char *text, 
     switch (kind) {
     case '<':
       p = g_new0 (MsSyncPending, 1);
-      *p = (MsSyncPending) { .kind = MS_SYNC_PENDING_PULL, .far_uid = a, .near_uid = b };
+      *p = (MsSyncPending) { .kind = MS_SYNC_PENDING_PULL, .far_uid = a, .near_uid = b, .flags = flags,
+                             .has_flags = n == 4 };
       g_ptr_array_add (pending, p);
       break;
     case '>':
@@ -923,9 +929,10 @@ journal_write (MsSyncStateFile *f, const char *line, GError **error)
 }
 
 gboolean
-ms_sync_journal_pull (MsSyncStateFile *f, guint32 far_uid, guint32 near_uid, GError **error)
+ms_sync_journal_pull (MsSyncStateFile *f, guint32 far_uid, guint32 near_uid, MsFlags flags, GError **error)
 {
-  g_autofree char *line = g_strdup_printf ("< %u %u\n", far_uid, near_uid);
+  g_autofree char *letters = ms_flags_to_letters (flags);
+  g_autofree char *line = g_strdup_printf ("< %u %u %s\n", far_uid, near_uid, *letters ? letters : "-");
   return journal_write (f, line, error);
 }
 

@@ -143,7 +143,7 @@ typedef struct {
 } MsSyncState;
 
 typedef enum {
-  MS_SYNC_PENDING_PULL,  /* '<' FAR NEAR */
+  MS_SYNC_PENDING_PULL,  /* '<' FAR NEAR [FLAGS] */
   MS_SYNC_PENDING_PUSH,  /* '>' NEAR UIDNEXT SIZE */
 } MsSyncPendingKind;
 
@@ -153,6 +153,8 @@ typedef struct {
   guint32 near_uid;
   guint32 uidnext;   /* PUSH */
   guint64 size;      /* PUSH */
+  MsFlags flags;     /* PULL: delivered with them, if has_flags */
+  gboolean has_flags;
 } MsSyncPending;
 
 MsSyncState *ms_sync_state_new (void);
@@ -207,7 +209,8 @@ const char *ms_sync_state_file_path (MsSyncStateFile *file);
 
 /* Journal lines (each written with one write(2) before the step it
  * announces; the file is created on first use). */
-gboolean ms_sync_journal_pull (MsSyncStateFile *f, guint32 far_uid, guint32 near_uid, GError **error);
+gboolean ms_sync_journal_pull (MsSyncStateFile *f, guint32 far_uid, guint32 near_uid, MsFlags flags,
+                               GError **error);
 gboolean ms_sync_journal_push (MsSyncStateFile *f, guint32 near_uid, guint32 uidnext, guint64 size,
                                GError **error);
 gboolean ms_sync_journal_reserve (MsSyncStateFile *f, guint32 near_uid_max, GError **error);

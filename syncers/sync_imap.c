@@ -221,6 +221,14 @@ request_free (Request *r)
   g_free (r);
 }
 
+/* The signal that asked the resident to stop, or 0, and a pipe the
+ * handler writes to, to wake the thread reading stdin whichever thread
+ * it ran on. */
+static volatile sig_atomic_t stop_signal;
+static int stop_pipe[2] = { -1, -1 };
+/* Set by the request thread when it is done, before it writes to the pipe. */
+static gint serve_done;
+
 /* The end of input, queued after the last request. */
 static Request end_of_input;
 
@@ -492,8 +500,13 @@ serve_thread (gpointer data)
     Request *r = g_queue_peek_head (&srv->held);
     if (r == NULL)
       continue;
-    if (r == &end_of_input)
+    if (r == &end_of_input) {
+      g_atomic_int_set (&serve_done, 1);
+      if (write (stop_pipe[1], "", 1) < 0) {
+        /* full: the main thread is being woken already */
+      }
       break;
+    }
     if (r->name == NULL)
       serve_all (srv, g_queue_pop_head (&srv->held));
     else
@@ -545,11 +558,6 @@ parse_request (const char *line, gsize len)
   return r;
 }
 
-/* The signal that asked the resident to stop, or 0, and a pipe the
- * handler writes to, to wake the thread reading stdin whichever thread
- * it ran on. */
-static volatile sig_atomic_t stop_signal;
-static int stop_pipe[2] = { -1, -1 };
 
 static void
 on_stop_signal (int sig)
@@ -585,6 +593,30 @@ catch_stop_signals (sigset_t *set, GError **error)
   return TRUE;
 }
 
+/* Waits (stop signals unblocked) until the pipe or `fd` (-1: none) is
+ * readable; then ends the process if a stop signal came: syncs in
+ * progress are cut off, as by a crash (their journals stay), and what the
+ * finished ones left open is committed first. */
+static int
+wait_input (MsSyncPool *pool, int fd, const sigset_t *stop_set, const sigset_t *wait_mask)
+{
+  struct pollfd in[2] = { { .fd = stop_pipe[0], .events = POLLIN }, { .fd = fd, .events = POLLIN } };
+  int ready = ppoll (in, fd >= 0 ? 2 : 1, NULL, wait_mask);
+  int saved = errno;
+  char drain[64];
+  while (read (stop_pipe[0], drain, sizeof drain) > 0)
+    ;
+  errno = saved;
+  if (stop_signal) {
+    ms_sync_pool_commit_shelved (pool, NULL, NULL);
+    signal (stop_signal, SIG_DFL);
+    raise (stop_signal);
+    pthread_sigmask (SIG_UNBLOCK, stop_set, NULL);
+    _exit (128 + stop_signal);
+  }
+  return ready;
+}
+
 static int
 serve (Syncer *s, const char *channel_name)
 {
@@ -613,18 +645,8 @@ serve (Syncer *s, const char *channel_name)
   g_autoptr (MsLineSplitter) splitter = ms_line_splitter_new (SERVE_LINE_MAX);
   char buf[16384];
   for (;;) {
-    struct pollfd in[2] = { { .fd = STDIN_FILENO, .events = POLLIN }, { .fd = stop_pipe[0], .events = POLLIN } };
-    int ready = ppoll (in, 2, NULL, &wait_mask);
-    gssize n = ready < 0 ? -1 : stop_signal ? 0 : read (STDIN_FILENO, buf, sizeof buf);
-    if (stop_signal) {
-      /* Syncs in progress are cut off, as by a crash (their journals
-       * stay); what the finished ones left open is committed. */
-      ms_sync_pool_commit_shelved (s->pool, NULL, NULL);
-      signal (stop_signal, SIG_DFL);
-      raise (stop_signal);
-      pthread_sigmask (SIG_UNBLOCK, &stop_set, NULL);
-      _exit (128 + stop_signal);
-    }
+    gssize n = wait_input (s->pool, STDIN_FILENO, &stop_set, &wait_mask) < 0 ? -1
+                                                                           : read (STDIN_FILENO, buf, sizeof buf);
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0)
@@ -651,8 +673,12 @@ serve (Syncer *s, const char *channel_name)
       g_async_queue_push_unlocked (srv.queue, g_ptr_array_index (batch, i));
     g_async_queue_unlock (srv.queue);
   }
-  /* stdin closed: the coordinator is gone or wants us to stop. */
+  /* stdin closed: the coordinator is gone or wants us to stop.  The
+   * request thread finishes what it has; a stop signal meanwhile (mswatch
+   * sends SIGTERM right after closing) still ends it at once. */
   g_async_queue_push (srv.queue, &end_of_input);
+  while (!g_atomic_int_get (&serve_done))
+    wait_input (s->pool, -1, &stop_set, &wait_mask);
   g_thread_join (thread);
   for (Request *r; (r = g_queue_pop_head (&srv.held)) != NULL;)
     if (r != &end_of_input)

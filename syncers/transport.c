@@ -112,7 +112,7 @@ spawn_tunnel (const char *command, GPid *pid, GError **error)
   }
   const char *argv[] = { "/bin/sh", "-c", command, NULL };
   /* g_spawn's dup2 of sv[1] to 0 and 1 clears close-on-exec on those. */
-  if (!g_spawn_async_with_fds (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, pid,
+  if (!g_spawn_async_with_fds (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, ms_child_unblock_signals, NULL, pid,
                                sv[1], sv[1], -1, error)) {
     close (sv[0]);
     close (sv[1]);

@@ -18,7 +18,7 @@
 
 dovecot_available
 
-plan 88
+plan 92
 
 if ! dovecot_setup; then
   echo "Bail out! the Dovecot fixture did not start"
@@ -287,7 +287,7 @@ fi
 
 start_serve shelf4 "$T_DIR/rc-shelf" --commit-after 600000
 check "a third such resident greets" wait_until 30 greeted
-sync_add_server box01 > /dev/null
+seen=$(sync_add_server box01)
 sync_add_server box01 > /dev/null
 send "x1 SYNC box01"
 wait_answer "... two new messages: answered" x1
@@ -296,12 +296,33 @@ kill -KILL "$SERVE_PID"
 sync_wait_exit "$SERVE_PID"
 exec 3>&-
 is "... SIGKILL ends it before any commit" "$SYNC_RC" 137
+# Marked read in the Maildir before the next run: a change to sync, not
+# the base (the journal has the flags it was delivered with).
+sync_local_flags "$K/box01" "$seen" S
 before=$(server_count)
 sync_run "$T_DIR/shelf-rerun.log" -V -c "$T_DIR/rc-shelf" c:box01
 sync_exit_is "... the next run replays the journal (exit 0)" 0
 is "... fetching and appending nothing" "$(sync_pulled "$SYNC_LOG") $(sync_pushed "$SYNC_LOG") $(server_count)" "0 0 $before"
 sync_same "... box01 agrees with the server, nothing twice" "$(sync_local "$K/box01")" "$(sync_server box01)"
 check "... and its state is committed" journal_empty
+is "... the message marked read meanwhile is read on both sides" \
+  "$(sync_msg_flags "$(sync_server box01)" "$seen")/$(sync_msg_flags "$(sync_local "$K/box01")" "$seen")" S/S
+
+# SIGTERM right after the end of input (as mswatch stops a syncer), while
+# a sync still runs (held at a gate): it ends at once, by that signal.
+mkfifo "$T_DIR/gate2"
+sync_write_rc "$T_DIR/rc-gated2" \
+  "Tunnel \"if mkdir $T_DIR/gate2.taken 2>/dev/null; then touch $T_DIR/gate2.reached; read go < $T_DIR/gate2; fi; exec $(dovecot_preauth_cmd)\"" \
+  Verbatim "$T_DIR/g2"
+start_serve gated2 "$T_DIR/rc-gated2"
+check "a resident whose first connection waits at a gate greets" wait_until 30 greeted
+send "h1 SYNC INBOX"
+check "... its sync waits at the gate" wait_until 30 test -e "$T_DIR/gate2.reached"
+exec 3>&-
+kill -TERM "$SERVE_PID"
+sync_wait_exit "$SERVE_PID"
+is "... its input closed, then SIGTERM: it ends by that signal" "$SYNC_RC" 143
+timeout 10 sh -c "printf 'go\n' > $T_DIR/gate2" || diag "the gate had no reader left"
 
 # --- progress of a download ----------------------------------------------------------------
 # With the test knob --progress-interval 0, every message of a download is

@@ -508,9 +508,11 @@ pending_str (GPtrArray *pending)
   GString *out = g_string_new (NULL);
   for (guint i = 0; i < pending->len; i++) {
     const MsSyncPending *p = g_ptr_array_index (pending, i);
-    if (p->kind == MS_SYNC_PENDING_PULL)
-      g_string_append_printf (out, "%spull %u %u", i ? "; " : "", p->far_uid, p->near_uid);
-    else
+    if (p->kind == MS_SYNC_PENDING_PULL) {
+      g_autofree char *letters = ms_flags_to_letters (p->flags);
+      g_string_append_printf (out, "%spull %u %u%s%s", i ? "; " : "", p->far_uid, p->near_uid,
+                              p->has_flags ? " " : "", p->has_flags ? (*letters ? letters : "-") : "");
+    } else
       g_string_append_printf (out, "%spush %u %u %" G_GUINT64_FORMAT, i ? "; " : "", p->near_uid, p->uidnext,
                               p->size);
   }
@@ -547,6 +549,13 @@ test_journal_replay (void)
   g_autoptr (GPtrArray) p2 = replay_ok (t, "< 4 5\n< 4 6\n+ 4 6 \n");
   g_autofree char *p2s = pending_str (p2);
   g_assert_cmpstr (p2s, ==, "pull 4 5");
+
+  /* A pull's line carries the flags it is delivered with ("-": none);
+   * a line without them (older journals) still replays. */
+  g_autoptr (MsSyncState) v = ms_sync_state_new ();
+  g_autoptr (GPtrArray) p4 = replay_ok (v, "< 4 5 FS\n< 6 7 -\n< 8 9\n");
+  g_autofree char *p4s = pending_str (p4);
+  g_assert_cmpstr (p4s, ==, "pull 4 5 FS; pull 6 7 -; pull 8 9");
 
   /* An empty journal changes nothing. */
   g_autoptr (MsSyncState) u = ms_sync_state_new ();
@@ -749,8 +758,8 @@ test_file_journal (Fixture *f, gconstpointer data)
     MsSyncState *s = ms_sync_state_file_state (file);
     s->max_pulled = 10; /* not journalled: lost without a commit */
     g_assert_true (ms_sync_journal_reserve (file, 12, &error));
-    g_assert_true (ms_sync_journal_pull (file, 20, 11, &error));
-    g_assert_true (ms_sync_journal_pull (file, 21, 12, &error));
+    g_assert_true (ms_sync_journal_pull (file, 20, 11, MS_FLAG_SEEN, &error));
+    g_assert_true (ms_sync_journal_pull (file, 21, 12, 0, &error));
     g_assert_true (ms_sync_journal_sync (file, &error));
     g_assert_true (ms_sync_state_file_pair (file, 20, 11, MS_FLAG_SEEN, &error));
     g_assert_true (ms_sync_journal_push (file, 3, 22, 1234, &error));
@@ -764,7 +773,7 @@ test_file_journal (Fixture *f, gconstpointer data)
     g_assert_cmpstr (mem, ==, "20 11 FS; 22 3 ");
   }
   g_autofree char *jtext = read_text (journal);
-  g_assert_cmpstr (jtext, ==, "U 12\n< 20 11\n< 21 12\n+ 20 11 S\n> 3 22 1234\n> 4 22 99\n+ 22 3 \n"
+  g_assert_cmpstr (jtext, ==, "U 12\n< 20 11 S\n< 21 12 -\n+ 20 11 S\n> 3 22 1234\n> 4 22 99\n+ 22 3 \n"
                               "= 20 11 FS\n+ 30 31 \n- 30 31\n");
 
   g_autoptr (GPtrArray) pending = NULL;
@@ -774,7 +783,7 @@ test_file_journal (Fixture *f, gconstpointer data)
   g_assert_cmpstr (ps, ==, "20 11 FS; 22 3 ");
   g_assert_cmpuint (s->max_pulled, ==, 0);
   g_autofree char *pend = pending_str (pending);
-  g_assert_cmpstr (pend, ==, "pull 21 12; push 4 22 99");
+  g_assert_cmpstr (pend, ==, "pull 21 12 -; push 4 22 99");
 
   /* Lines after a replay go on the same journal; the commit ends it. */
   g_assert_true (ms_sync_state_file_pair (file, 21, 12, 0, &error));
@@ -1053,7 +1062,7 @@ test_die_after (Fixture *f, gconstpointer data)
       _exit (2);
     ms_sync_set_die_after (3);
     for (guint32 i = 1; i <= 5; i++)
-      ms_sync_journal_pull (file, i, i, NULL);
+      ms_sync_journal_pull (file, i, i, 0, NULL);
     _exit (0);
   }
   int status = 0;
@@ -1062,7 +1071,7 @@ test_die_after (Fixture *f, gconstpointer data)
   g_assert_cmpint (WEXITSTATUS (status), ==, MS_SYNC_DIE_STATUS);
   g_autofree char *journal = sibling (f, ".journal-ng");
   g_autofree char *text = read_text (journal);
-  g_assert_cmpstr (text, ==, "< 1 1\n< 2 2\n< 3 3\n");
+  g_assert_cmpstr (text, ==, "< 1 1 -\n< 2 2 -\n< 3 3 -\n");
   g_autoptr (GPtrArray) pending = NULL;
   g_autoptr (MsSyncStateFile) file = open_ok (f, &pending);
   g_assert_cmpuint (pending->len, ==, 3);

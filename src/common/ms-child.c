@@ -34,3 +34,12 @@ ms_child_reap (pid_t pid, gint64 deadline_us, gboolean *killed)
     ;
   return r == pid ? status : -1;
 }
+
+void
+ms_child_unblock_signals (gpointer unused)
+{
+  (void) unused;
+  sigset_t none;
+  sigemptyset (&none);
+  pthread_sigmask (SIG_SETMASK, &none, NULL);
+}
