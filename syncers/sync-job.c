@@ -1584,17 +1584,22 @@ static gboolean
 resolve_pending (Job *job, GPtrArray *pending, GError **error)
 {
   g_autoptr (FarIndex) index = NULL;
+  gboolean synced_dirs = FALSE;
   for (guint i = 0; pending && i < pending->len; i++) {
     const MsSyncPending *p = g_ptr_array_index (pending, i);
     const MsMaildirMessage *m = near_by_uid (job, p->near_uid);
     if (m == NULL)
       continue; /* never arrived (pull) or gone since (push): plan afresh */
-    /* Its rename may not be durable yet: the commit syncs the folder. */
-    job->note.new_dir = job->note.cur_dir = TRUE;
+    /* Paired already: committed (a journal whose emptying was lost), or
+     * recorded by a later line ('=' after the server expunged it). */
+    if (ms_sync_state_find_near (ms_sync_state_file_state (job->state_file), p->near_uid) != NULL)
+      continue;
+    /* The interrupted run's renames may not be durable yet: synced before
+     * the first pair that records one. */
+    if (!synced_dirs && !ms_maildir_sync_folder (job->ctx->maildir, job->box, error))
+      return FALSE;
+    synced_dirs = TRUE;
     if (p->kind == MS_SYNC_PENDING_PULL) {
-      const MsSyncPair *pair = ms_sync_state_find_far (ms_sync_state_file_state (job->state_file), p->far_uid);
-      if (pair != NULL && pair->near_uid == p->near_uid)
-        continue; /* committed already (a journal whose emptying was lost) */
       /* The base is what it was delivered with: flags changed in the
        * Maildir since then are a change to sync. */
       MsFlags base = p->has_flags ? p->flags : m->flags;
@@ -1922,8 +1927,12 @@ sync_box (Job *job, GError **error)
   job->shelved = job->state_file != NULL; /* what it left pending was resolved */
   /* A shelved state is one synced before, even if its file is not yet. */
   gboolean had_state = job->shelved || (ctx->state_path_prefix != NULL && g_file_test (spath, G_FILE_TEST_EXISTS));
-  if (!prepare_folder (job, folder, had_state, error))
+  if (!prepare_folder (job, folder, had_state, error)) {
+    /* Back on the shelf: the next request is refused the same way. */
+    if (job->shelved)
+      ms_sync_shelf_put (ctx->shelf, job->box, g_steal_pointer (&job->state_file), &job->note);
     return FALSE;
+  }
   /* The pairs its pulls left in memory may get '=' or '-' lines now, which
    * must not reach the disk before the files' renames do. */
   if (job->shelved
@@ -1954,6 +1963,7 @@ sync_box (Job *job, GError **error)
   if (state->far_uidvalidity != 0 && state->far_uidvalidity != job->uidvalidity) {
     /* What an interrupted run left pending is found by the re-pairing,
      * which looks at every message; its journal goes with the commit. */
+    job->note.new_dir = job->note.cur_dir = TRUE; /* what it re-pairs may have been renamed unsynced */
     if (!repair_uidvalidity (job, state, error) || !commit_state (job, error))
       return FALSE;
     g_clear_pointer (&pending, g_ptr_array_unref);
