@@ -1935,10 +1935,11 @@ sync_box (Job *job, GError **error)
   }
   /* The pairs its pulls left in memory may get '=' or '-' lines now, which
    * must not reach the disk before the files' renames do. */
-  if (job->shelved
-      && !ms_maildir_sync_dirs (ctx->maildir, job->box, job->note.new_dir, job->note.cur_dir, error))
-    return FALSE;
-  job->note.new_dir = job->note.cur_dir = FALSE;
+  if (job->shelved) {
+    if (!ms_maildir_sync_dirs (ctx->maildir, job->box, job->note.new_dir, job->note.cur_dir, error))
+      return FALSE;
+    job->note.new_dir = job->note.cur_dir = FALSE;
+  }
   if (job->state_file == NULL)
     job->state_file = ms_sync_state_file_open (spath, ctx->fsync, &pending, error);
   if (job->state_file == NULL)

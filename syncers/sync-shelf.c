@@ -76,15 +76,6 @@ ms_sync_shelf_take (MsSyncShelf *shelf, const char *path, MsSyncShelfNote *note)
   return f;
 }
 
-guint
-ms_sync_shelf_count (MsSyncShelf *shelf)
-{
-  g_mutex_lock (&shelf->lock);
-  guint n = g_hash_table_size (shelf->by_path);
-  g_mutex_unlock (&shelf->lock);
-  return n;
-}
-
 gint64
 ms_sync_shelf_oldest (MsSyncShelf *shelf)
 {

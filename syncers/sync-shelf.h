@@ -40,8 +40,6 @@ void ms_sync_shelf_put (MsSyncShelf *shelf, const char *box, MsSyncStateFile *f,
  * its note in *note; NULL (and *note left alone) if there is none. */
 MsSyncStateFile *ms_sync_shelf_take (MsSyncShelf *shelf, const char *path, MsSyncShelfNote *note);
 
-/* How many states are shelved. */
-guint ms_sync_shelf_count (MsSyncShelf *shelf);
 /* The oldest since_us on the shelf; G_MAXINT64 when it is empty. */
 gint64 ms_sync_shelf_oldest (MsSyncShelf *shelf);
 /* Commits shelved states one at a time (folder syncs first, then the

@@ -229,6 +229,15 @@ static int stop_pipe[2] = { -1, -1 };
 /* Set by the request thread when it is done, before it writes to the pipe. */
 static gint serve_done;
 
+/* Wakes the thread reading stdin (async-signal-safe). */
+static void
+poke_stop_pipe (void)
+{
+  if (write (stop_pipe[1], "", 1) < 0) {
+    /* full: a wake-up is pending already */
+  }
+}
+
 /* The end of input, queued after the last request. */
 static Request end_of_input;
 
@@ -502,9 +511,7 @@ serve_thread (gpointer data)
       continue;
     if (r == &end_of_input) {
       g_atomic_int_set (&serve_done, 1);
-      if (write (stop_pipe[1], "", 1) < 0) {
-        /* full: the main thread is being woken already */
-      }
+      poke_stop_pipe ();
       break;
     }
     if (r->name == NULL)
@@ -558,15 +565,12 @@ parse_request (const char *line, gsize len)
   return r;
 }
 
-
 static void
 on_stop_signal (int sig)
 {
   int saved = errno;
   stop_signal = sig;
-  if (write (stop_pipe[1], "", 1) < 0) {
-    /* full: a wake-up is pending already */
-  }
+  poke_stop_pipe ();
   errno = saved;
 }
 
@@ -576,7 +580,7 @@ on_stop_signal (int sig)
  * waits in ppoll(2), so that none comes between its check and the wait;
  * the pipe wakes it should one reach another thread all the same. */
 static gboolean
-catch_stop_signals (sigset_t *set, GError **error)
+catch_stop_signals (sigset_t *set, sigset_t *wait_mask, GError **error)
 {
   if (!g_unix_open_pipe (stop_pipe, FD_CLOEXEC, error)
       || !g_unix_set_fd_nonblocking (stop_pipe[0], TRUE, error)
@@ -590,6 +594,11 @@ catch_stop_signals (sigset_t *set, GError **error)
     sigaddset (set, sigs[i]);
     sigaction (sigs[i], &sa, NULL);
   }
+  /* Blocked from now on (threads started later inherit that), unblocked
+   * in `wait_mask`, the mask for ppoll. */
+  pthread_sigmask (SIG_BLOCK, set, wait_mask);
+  for (guint i = 0; i < G_N_ELEMENTS (sigs); i++)
+    sigdelset (wait_mask, sigs[i]);
   return TRUE;
 }
 
@@ -635,12 +644,10 @@ serve (Syncer *s, const char *channel_name)
 
   Server srv = { s->pool, g_async_queue_new (), G_QUEUE_INIT, 0 };
   sigset_t stop_set, wait_mask;
-  if (!catch_stop_signals (&stop_set, &error)) {
+  if (!catch_stop_signals (&stop_set, &wait_mask, &error)) {
     g_printerr ("sync_imap: %s\n", error->message);
     return 1;
   }
-  pthread_sigmask (SIG_BLOCK, &stop_set, &wait_mask);
-  sigdelset (&wait_mask, SIGTERM), sigdelset (&wait_mask, SIGINT), sigdelset (&wait_mask, SIGHUP);
   GThread *thread = g_thread_new ("requests", serve_thread, &srv);
   g_autoptr (MsLineSplitter) splitter = ms_line_splitter_new (SERVE_LINE_MAX);
   char buf[16384];
