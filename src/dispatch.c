@@ -712,7 +712,11 @@ ms_dispatch_wake (MsDispatch *d, MsWakeReason reason, gint64 slept_ms)
   }
   ms_msg_wake (why);
 
-  /* Their connections are likely dead: restart them all, at once. */
+  /* Their connections are likely dead: restart them all, at once.  The
+   * syncer first: what it had in flight comes back as failed, to be
+   * retried without the backoff that is cut short below. */
+  if (d->syncer != NULL)
+    ms_syncer_link_wake (d->syncer);
   for (guint i = 0; i < N_STORES; i++)
     if (ms_watcher_state (d->watchers[i]) != MS_WATCHER_STOPPED)
       ms_watcher_stop (d->watchers[i]);
@@ -725,8 +729,6 @@ ms_dispatch_wake (MsDispatch *d, MsWakeReason reason, gint64 slept_ms)
   ms_backoff_reset (&d->full_backoff);
   if (d->full_due >= 0)
     d->full_due = now;
-  if (d->syncer != NULL)
-    ms_syncer_link_wake (d->syncer);
   step (d);
 }
 

@@ -835,8 +835,13 @@ ms_syncer_link_failures (const MsSyncerLink *link)
 void
 ms_syncer_link_wake (MsSyncerLink *link)
 {
-  if (link->state != MS_SYNCER_RESTARTING)
+  if (link->state == MS_SYNCER_STOPPED)
     return;
+  /* A running syncer's connections are likely dead as well, and a sync on
+   * one of them would wait out the syncer's own timeout: it is replaced,
+   * and the new one is asked for what this one had in flight. */
+  if (link->state != MS_SYNCER_RESTARTING)
+    fail_link (link, "the syncer is restarted after the wake-up");
   ms_backoff_reset (&link->backoff);
   link->restart_due = ms_time_mono_ms ();
   if (link->restart_source != 0)

@@ -188,7 +188,8 @@ gint64 ms_syncer_link_restart_due (const MsSyncerLink *link);
 /* Restarts (at backoff count) since the last answered request. */
 guint ms_syncer_link_failures (const MsSyncerLink *link);
 
-/* A wake-up (wake.h): a restart waiting out the backoff happens now (or as
- * soon as the old child is reaped), and the backoff series starts again.
- * A running syncer is left alone: reconnecting is its own business. */
+/* A wake-up (wake.h): the syncer is restarted now (as soon as the old
+ * child is gone), and the backoff series starts again.  A running syncer
+ * is restarted too: its connections are as likely dead as the watchers',
+ * and its outstanding requests are answered RETRY. */
 void ms_syncer_link_wake (MsSyncerLink *link);

@@ -602,10 +602,23 @@ catch_stop_signals (sigset_t *set, sigset_t *wait_mask, GError **error)
   return TRUE;
 }
 
+/* If a stop signal came, ends the process by it: syncs in progress are
+ * cut off, as by a crash (their journals stay), and what the finished ones
+ * left open is committed first. */
+static void
+stop_if_signalled (MsSyncPool *pool, const sigset_t *stop_set)
+{
+  if (!stop_signal)
+    return;
+  ms_sync_pool_commit_shelved (pool, NULL, NULL);
+  signal (stop_signal, SIG_DFL);
+  raise (stop_signal);
+  pthread_sigmask (SIG_UNBLOCK, stop_set, NULL);
+  _exit (128 + stop_signal);
+}
+
 /* Waits (stop signals unblocked) until the pipe or `fd` (-1: none) is
- * readable; then ends the process if a stop signal came: syncs in
- * progress are cut off, as by a crash (their journals stay), and what the
- * finished ones left open is committed first. */
+ * readable; then ends the process if a stop signal came. */
 static int
 wait_input (MsSyncPool *pool, int fd, const sigset_t *stop_set, const sigset_t *wait_mask)
 {
@@ -616,13 +629,7 @@ wait_input (MsSyncPool *pool, int fd, const sigset_t *stop_set, const sigset_t *
   while (read (stop_pipe[0], drain, sizeof drain) > 0)
     ;
   errno = saved;
-  if (stop_signal) {
-    ms_sync_pool_commit_shelved (pool, NULL, NULL);
-    signal (stop_signal, SIG_DFL);
-    raise (stop_signal);
-    pthread_sigmask (SIG_UNBLOCK, stop_set, NULL);
-    _exit (128 + stop_signal);
-  }
+  stop_if_signalled (pool, stop_set);
   return ready;
 }
 
@@ -694,6 +701,15 @@ serve (Syncer *s, const char *channel_name)
     if (r != &end_of_input)
       request_free (r);
   g_async_queue_unref (srv.queue);
+  /* The last commit, with stop signals still blocked; one that came
+   * during it ends the process by that signal after it, as at any other
+   * time. */
+  ms_sync_pool_commit_shelved (s->pool, NULL, NULL);
+  const struct timespec now = { 0, 0 };
+  int sig = sigtimedwait (&stop_set, NULL, &now);
+  if (sig > 0)
+    stop_signal = sig;
+  stop_if_signalled (s->pool, &stop_set);
   return 0;
 }
 

@@ -123,4 +123,33 @@ wait_until 5 sh -c "[ -f '$SYNCER_DIR/log' ] && [ \$(wc -l <'$SYNCER_DIR/log') -
 is "... greets, and gets INBOX, then all mailboxes" "$(cut -d' ' -f4 "$SYNCER_DIR/log" | tr '\n' ' ')" "[INBOX] * "
 stop_ms
 
+# --- a running syncer is replaced: its connections are likely dead too -------------------
+# A request it hangs on (as on a dead connection, until the syncer's own
+# timeout) must not hold the mailbox back: the new syncer gets it again.
+fresh_run
+rm -f "$SYNCER_DIR"/*
+echo "HANG stuck" >"$SYNCER_DIR/answers"
+start_ms
+wait_until 10 syncers_at_least 1
+wait_until 10 sh -c "[ \$(wc -l <'$SYNCER_DIR/log' 2>/dev/null || echo 0) -ge 2 ]"
+feed_a stuck
+stuck_asked () { grep -c " \[stuck\] HANG\$" "$SYNCER_DIR/log" 2>/dev/null; }
+stuck_asked_twice () { [ "$(stuck_asked)" -ge 2 ]; }
+wait_until 10 sh -c "grep -q ' \[stuck\] HANG\$' '$SYNCER_DIR/log'"
+check "a running syncer hangs on a request" test "$(stuck_asked)" = 1
+old_syncer=$(grep '^start ' "$SYNCER_DIR/starts" | sed -n 1p | cut -d' ' -f3)
+echo "OK stuck" >"$SYNCER_DIR/answers"
+wake
+wait_until 5 syncers_at_least 2
+syncer2=$(grep '^start ' "$SYNCER_DIR/starts" | sed -n 2p | cut -d' ' -f2)
+between "SIGUSR2: the running syncer is replaced at once (ms)" "$(( ${syncer2:-0} - WOKE ))" 0 2500
+check "... the old one was stopped" grep -qE "^(eof|term) [0-9]+ $old_syncer\$" "$SYNCER_DIR/starts"
+new_syncer=$(grep '^start ' "$SYNCER_DIR/starts" | sed -n 2p | cut -d' ' -f3)
+new_syncer_all () { grep -q "^[0-9]* $new_syncer [a-z0-9]* \* OK\$" "$SYNCER_DIR/log"; }
+wait_until 10 new_syncer_all
+check "... the new one syncs all mailboxes, which covers the hung one" new_syncer_all
+wait_until 5 status_has '^Pending a:$'
+check "... which is no longer pending" status_has '^Pending a:$'
+stop_ms
+
 plan "$T_N"
