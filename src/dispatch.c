@@ -856,6 +856,9 @@ ms_dispatch_status_report (MsDispatch *d, gboolean json)
     s.syncer_since = since >= 0 ? wall_of (since) : 0;
     s.syncer_restart_at = due >= 0 ? wall_of (due) : 0;
     s.syncer_failures = ms_syncer_link_failures (d->syncer);
+    gint64 connection_since;
+    s.syncer_connection = ms_syncer_link_connection (d->syncer, &connection_since);
+    s.syncer_connection_since = s.syncer_connection ? wall_of (connection_since) : 0;
     ms_syncer_link_foreach_request (d->syncer, collect_request, &c);
     s.requests = requests;
   }

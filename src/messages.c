@@ -222,6 +222,13 @@ ms_msg_syncer_info (const char *text, gsize len)
 }
 
 void
+ms_msg_syncer_connection (const char *text, gsize len)
+{
+  if (!quiet)
+    printf ("Syncer connection: %.*s\n", (int) len, text);
+}
+
+void
 ms_msg_syncer_progress (const char *name, const char *text, gsize len)
 {
   if (!quiet)

@@ -41,6 +41,7 @@ void ms_msg_syncer_closed (gint64 now);
 void ms_msg_syncer_write_failed (const char *why);
 void ms_msg_syncer_timed_out (const char *prog, const char *name, gint64 timeout);
 void ms_msg_syncer_info (const char *text, gsize len);
+void ms_msg_syncer_connection (const char *text, gsize len);
 void ms_msg_syncer_progress (const char *name, const char *text, gsize len);
 void ms_msg_syncer_bad_line (const char *why, const char *line, gsize len);
 void ms_msg_syncer_bad_text (const char *why, const char *line, gsize len);

@@ -164,6 +164,11 @@ ms_status_format_text (const MsStatus *s)
     }
     g_string_append_printf (out, ", %u request%s in flight\n", n, n == 1 ? "" : "s");
     g_string_append_printf (out, "Syncer failures: %u\n", s->syncer_failures);
+    if (s->syncer_connection != NULL) {
+      g_autofree char *c = ms_mailbox_name_for_log (s->syncer_connection, strlen (s->syncer_connection), MS_MAILBOX_NAME_MAX);
+      g_autofree char *t = ms_time_format (s->syncer_connection_since);
+      g_string_append_printf (out, "Syncer connection: %s (since %s)\n", c, t);
+    }
     for (guint i = 0; i < n; i++) {
       const MsStatusRequest *r = &g_array_index (s->requests, MsStatusRequest, i);
       if (full (out)) {
@@ -409,6 +414,9 @@ ms_status_format_json (const MsStatus *s)
     json_time (j, "restart_at", s->syncer_restart_at);
     ms_json_key (j, "failures");
     ms_json_int (j, s->syncer_failures);
+    ms_json_key (j, "connection");
+    ms_json_string (j, s->syncer_connection);
+    json_time (j, "connection_since", s->syncer_connection_since);
     ms_json_key (j, "requests");
     ms_json_begin_array (j);
     for (guint i = 0; s->requests != NULL && i < s->requests->len; i++) {

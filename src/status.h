@@ -72,6 +72,8 @@ typedef struct {
   gint64 syncer_since;      /* running: when it greeted */
   gint64 syncer_restart_at; /* restarting: when the next one starts */
   guint syncer_failures;
+  const char *syncer_connection;  /* its last "* CONNECTION" text, or NULL */
+  gint64 syncer_connection_since;
   GArray *requests;         /* MsStatusRequest, in the order they were made */
 
   const char *sync_kind;    /* the running sync: "inbox", "all" or "changes"; NULL: none */

@@ -39,6 +39,7 @@
 #include "ms-time.h"
 
 #define GREETING_WORD "MSWATCH-SYNCER"
+#define CONNECTION_WORD "CONNECTION"
 
 /* A syncer that closes its stdout is nearly always exiting: waiting this
  * long for its exit lets us report its status, not just the EOF. */
@@ -108,6 +109,14 @@ parse_number (const char *s, gsize len, guint max_digits, gint64 *out, const cha
   return TRUE;
 }
 
+/* Whether [p, end) starts with the word `word`, alone or followed by a space. */
+static gboolean
+has_word (const char *p, const char *end, const char *word)
+{
+  gsize len = strlen (word);
+  return (gsize) (end - p) >= len && memcmp (p, word, len) == 0 && (p + len == end || p[len] == ' ');
+}
+
 static gboolean
 parse_star (const char *p, const char *end, MsSyncerLine *line, GError **error)
 {
@@ -122,15 +131,13 @@ parse_star (const char *p, const char *end, MsSyncerLine *line, GError **error)
     return protocol_error (error, "'*' is not followed by a space");
   p++;
 
-  gsize glen = strlen (GREETING_WORD);
-  if ((gsize) (end - p) >= glen && memcmp (p, GREETING_WORD, glen) == 0
-      && (p + glen == end || p[glen] == ' ')) {
+  if (has_word (p, end, GREETING_WORD)) {
     const char *word;
     gsize word_len;
     gboolean spaced;
     gint64 version;
 
-    p += glen;
+    p += strlen (GREETING_WORD);
     if (p == end)
       return protocol_error (error, "greeting without a version");
     p++;
@@ -140,6 +147,9 @@ parse_star (const char *p, const char *end, MsSyncerLine *line, GError **error)
       return FALSE;
     line->kind = MS_SYNCER_LINE_GREETING;
     line->version = (guint) version;
+  } else if (has_word (p, end, CONNECTION_WORD)) {
+    line->kind = MS_SYNCER_LINE_CONNECTION;
+    p += strlen (CONNECTION_WORD) + (p + strlen (CONNECTION_WORD) < end);
   } else {
     line->kind = MS_SYNCER_LINE_INFO;
   }
@@ -246,6 +256,8 @@ struct MsSyncerLink {
   guint restart_source;
   gint64 restart_due;
   gint64 since;          /* monotonic ms of the greeting, while RUNNING */
+  char *connection;      /* the running syncer's last "* CONNECTION" text, or NULL */
+  gint64 connection_since; /* monotonic ms it came */
   MsBackoff backoff;
   guint32 next_tag;
   guint64 next_seq;
@@ -339,6 +351,7 @@ fail_link (MsSyncerLink *link, const char *reason)
 
   link->generation++;
   link->state = MS_SYNCER_RESTARTING;
+  g_clear_pointer (&link->connection, g_free); /* the next one's is unknown */
   g_clear_handle_id (&link->write_source, g_source_remove);
   g_clear_handle_id (&link->greeting_source, g_source_remove);
   g_clear_handle_id (&link->eof_source, g_source_remove);
@@ -638,6 +651,12 @@ take_line (MsSyncerLink *link, const char *text, gsize len)
   case MS_SYNCER_LINE_INFO:
     ms_msg_syncer_info (line.text, line.text_len);
     break;
+  case MS_SYNCER_LINE_CONNECTION:
+    g_free (link->connection);
+    link->connection = g_strndup (line.text, line.text_len);
+    link->connection_since = ms_time_mono_ms ();
+    ms_msg_syncer_connection (line.text, line.text_len);
+    break;
   case MS_SYNCER_LINE_PROGRESS:
   case MS_SYNCER_LINE_OK:
   case MS_SYNCER_LINE_RETRY:
@@ -777,6 +796,7 @@ ms_syncer_link_free (MsSyncerLink *link)
   g_clear_handle_id (&link->restart_source, g_source_remove);
   g_clear_pointer (&link->child, ms_child_free);
   g_clear_pointer (&link->lines, ms_line_splitter_free);
+  g_free (link->connection);
   g_string_free (link->out, TRUE);
   g_hash_table_unref (link->inflight);
   g_queue_clear_full (&link->waiting, (GDestroyNotify) request_free);
@@ -824,6 +844,13 @@ gint64
 ms_syncer_link_restart_due (const MsSyncerLink *link)
 {
   return link->state == MS_SYNCER_RESTARTING ? link->restart_due : -1;
+}
+
+const char *
+ms_syncer_link_connection (const MsSyncerLink *link, gint64 *since)
+{
+  *since = link->connection_since;
+  return link->connection;
 }
 
 guint

@@ -79,6 +79,7 @@
 typedef enum {
   MS_SYNCER_LINE_GREETING, /* "* MSWATCH-SYNCER VERSION[ text]" */
   MS_SYNCER_LINE_INFO,     /* "*[ text]" */
+  MS_SYNCER_LINE_CONNECTION, /* "* CONNECTION[ text]": how its connections are */
   MS_SYNCER_LINE_PROGRESS, /* "TAG PROGRESS[ text]" */
   MS_SYNCER_LINE_OK,       /* "TAG OK IN OUT[ text]" */
   MS_SYNCER_LINE_RETRY,    /* "TAG RETRY[ reason]" */
@@ -187,6 +188,9 @@ gint64 ms_syncer_link_restart_due (const MsSyncerLink *link);
 
 /* Restarts (at backoff count) since the last answered request. */
 guint ms_syncer_link_failures (const MsSyncerLink *link);
+/* The running syncer's last "* CONNECTION" text and when (monotonic ms) it
+ * came; NULL when it sent none. */
+const char *ms_syncer_link_connection (const MsSyncerLink *link, gint64 *since);
 
 /* A wake-up (wake.h): the syncer is restarted now (as soon as the old
  * child is gone), and the backoff series starts again.  A running syncer

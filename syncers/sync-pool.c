@@ -181,6 +181,22 @@ conn_connect (MsSyncPool *pool, Conn *c, GError **error)
   return c->imap != NULL;
 }
 
+char *
+ms_sync_pool_describe (MsSyncPool *pool)
+{
+  const MsTransportOptions *t = &pool->setup->imap.transport;
+  g_autofree char *server = t->tunnel != NULL ? g_strdup ("the tunnel") : g_strdup (t->host);
+  g_mutex_lock (&pool->lock);
+  char *text;
+  if (pool->connect_error != NULL)
+    text = g_strdup_printf ("down: %s (%u failed attempt%s in a row)", pool->connect_error->message,
+                            pool->connect_failures, pool->connect_failures == 1 ? "" : "s");
+  else
+    text = g_strdup_printf ("%u of %u connections open to %s", open_conns (pool), pool->n_conns, server);
+  g_mutex_unlock (&pool->lock);
+  return text;
+}
+
 /* A lock held by another sync, a name that cannot be, a limit, a config
  * error or a mailbox the sync refuses: another attempt cannot fix these (a
  * lock can, but it says nothing about the connection either). */

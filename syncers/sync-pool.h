@@ -61,6 +61,9 @@ void ms_sync_pool_shelve (MsSyncPool *pool);
 /* Commits shelved states until none is left or `stop` (may be NULL) says
  * so; returns how many it took. */
 guint ms_sync_pool_commit_shelved (MsSyncPool *pool, gboolean (*stop) (gpointer data), gpointer data);
+/* The connections in a line for people: how many are open, or why none
+ * can be ("down: ..."). */
+char *ms_sync_pool_describe (MsSyncPool *pool);
 /* Since when (monotonic) the oldest shelved state waits for its commit;
  * G_MAXINT64 if none does. */
 gint64 ms_sync_pool_shelved_since (MsSyncPool *pool);

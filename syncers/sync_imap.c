@@ -246,7 +246,21 @@ typedef struct {
   GAsyncQueue *queue;
   GQueue held;         /* requests taken from the queue while coalescing */
   gint64 idle_since_us; /* monotonic: the end of the last sync */
+  char *connection;    /* the last "* CONNECTION" text sent */
 } Server;
+
+/* Tells mswatch how the connections are, when that changed (protocol.md:
+ * its status report shows the last one). */
+static void
+report_connection (Server *srv)
+{
+  g_autofree char *text = ms_sync_pool_describe (srv->pool);
+  if (g_strcmp0 (text, srv->connection) == 0)
+    return;
+  say ("* CONNECTION %s", text);
+  g_free (srv->connection);
+  srv->connection = g_steal_pointer (&text);
+}
 
 /* The states that syncs leave open (sync-shelf.h) are committed once no
  * sync has run for this long: a burst of new mail syncs a mailbox several
@@ -494,6 +508,7 @@ serve_thread (gpointer data)
           continue;
         }
         next_due_us = MIN (next_due_us, commit_due);
+        report_connection (srv);
         if (next_due_us == G_MAXINT64)
           r = g_async_queue_pop (srv->queue);
         else
@@ -518,6 +533,7 @@ serve_thread (gpointer data)
       serve_all (srv, g_queue_pop_head (&srv->held));
     else
       serve_named (srv);
+    report_connection (srv);
     srv->idle_since_us = g_get_monotonic_time ();
     /* Never idle for long enough: the overdue ones now, between batches. */
     if (commit_due_us (srv, FALSE) <= srv->idle_since_us)
@@ -649,12 +665,13 @@ serve (Syncer *s, const char *channel_name)
   say ("* MSWATCH-SYNCER 1 sync_imap %s", MS_VERSION);
   ms_sync_pool_shelve (s->pool);
 
-  Server srv = { s->pool, g_async_queue_new (), G_QUEUE_INIT, 0 };
+  Server srv = { s->pool, g_async_queue_new (), G_QUEUE_INIT, 0, NULL };
   sigset_t stop_set, wait_mask;
   if (!catch_stop_signals (&stop_set, &wait_mask, &error)) {
     g_printerr ("sync_imap: %s\n", error->message);
     return 1;
   }
+  report_connection (&srv);
   GThread *thread = g_thread_new ("requests", serve_thread, &srv);
   g_autoptr (MsLineSplitter) splitter = ms_line_splitter_new (SERVE_LINE_MAX);
   char buf[16384];
@@ -701,6 +718,7 @@ serve (Syncer *s, const char *channel_name)
     if (r != &end_of_input)
       request_free (r);
   g_async_queue_unref (srv.queue);
+  g_free (srv.connection);
   /* The last commit, with stop signals still blocked; one that came
    * during it ends the process by that signal after it, as at any other
    * time. */

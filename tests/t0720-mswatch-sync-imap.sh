@@ -12,7 +12,7 @@
 dovecot_available
 . "$top_srcdir/tests/helpers/sync-lib.sh"
 
-plan 12
+plan 17
 
 dovecot_setup || { echo "Bail out! the Dovecot fixture did not start"; exit 1; }
 dovecot_seed "INBOX lists" 10 > /dev/null || { echo "Bail out! seeding failed"; exit 1; }
@@ -42,6 +42,7 @@ store server {
 EOF
 
 LOG=$T_DIR/log
+XDG_RUNTIME_DIR=$T_DIR; export XDG_RUNTIME_DIR
 mswatch -c "$T_DIR/mswatchrc" > "$LOG" 2>&1 &
 MSWATCH=$!
 at_exit "kill $MSWATCH; wait $MSWATCH"
@@ -93,3 +94,20 @@ is "both sides hold the same messages" "$(local_ids | tr '\n' ' ')" "$(server_id
 sync_add_server excluded > /dev/null
 refused () { grep -q 'excluded.*failed permanently' "$LOG"; }
 check "a server folder the channel leaves out fails for good, with a message" wait_until 30 refused
+
+# --- the syncer's connections, in the log and the status report ---------------------
+status_connection () { mswatch --status -c "$T_DIR/mswatchrc" 2>/dev/null | sed -n 's/^Syncer connection: //p'; }
+connection_open () { status_connection | grep -qE '^[1-4] of 4 connections open to 127\.0\.0\.1 \(since [0-9-]+ [0-9:]+\)$'; }
+check "the log says how the syncer's connections are" grep -qE '^Syncer connection: [0-4] of 4 connections open to 127\.0\.0\.1$' "$LOG"
+check "... and so does the status report" wait_until 10 connection_open
+# The server goes away; a wake-up restarts the syncer, whose sync of all
+# mailboxes then cannot connect.
+dovecot_stop
+kill -USR2 "$MSWATCH"
+connection_down () { status_connection | grep -qE '^down: .* \([0-9]+ failed attempts? in a row\) \(since '; }
+check "with the server gone: down, with the reason" wait_until 30 connection_down
+dovecot_restart || diag "Dovecot did not come back"
+kill -USR2 "$MSWATCH"
+check "... and open again once it is back and the next sync ran" wait_until 30 connection_open
+check "the JSON report has it too" sh -c "mswatch --status --json -c '$T_DIR/mswatchrc' | grep -qE '\"connection\":\"[1-4] of 4 connections open to 127\\.0\\.0\\.1\",\"connection_since\":[0-9]+'"
+

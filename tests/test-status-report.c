@@ -57,6 +57,8 @@ fill_busy (MsStatus *s, GArray *requests, GArray *mailboxes, GPtrArray *pa, GPtr
   s->syncer_state = "running";
   s->syncer_since = T0 - 300;
   s->syncer_failures = 0;
+  s->syncer_connection = "2 of 4 connections open to imap.example.org";
+  s->syncer_connection_since = T0 - 40;
   MsStatusRequest r1 = { "m12", "INBOX", T0 - 3, "120/5000 messages" };
   MsStatusRequest r2 = { "", "Lists.foo", 0, NULL };
   MsStatusRequest r3 = { "m13", NULL, T0 - 1, NULL };
@@ -115,6 +117,7 @@ test_text (void)
   g_autofree char *t_next = ms_time_format (T0 + 5);
   g_autofree char *t_hook = ms_time_format (T0 - 50);
   g_autofree char *t_wake = ms_time_format (T0 - 2);
+  g_autofree char *t_conn = ms_time_format (T0 - 40);
 
   fill_busy (&s, requests, mailboxes, pa, pb, hook, queued);
   g_autofree char *got = ms_status_format_text (&s);
@@ -126,6 +129,7 @@ test_text (void)
     "Watcher failures: 2\n"
     "Syncer: running for 5m00s, 3 requests in flight\n"
     "Syncer failures: 0\n"
+    "Syncer connection: 2 of 4 connections open to imap.example.org (since %s)\n"
     "Request m12: INBOX, sent 3s ago, progress: 120/5000 messages\n"
     "Request -: Lists.foo, waiting to be sent\n"
     "Request m13: all mailboxes, sent 1s ago\n"
@@ -144,7 +148,7 @@ test_text (void)
     "Hook queued: Drafts\n"
     "Hook last run: failed at %s: exited with error 2\n"
     "Wake-up: resumed at %s after 1h00m00s asleep\n",
-    t0, t_b, t_next, t_inbox, t_spam, t_cafe, t_all, t_hook, t_wake);
+    t0, t_b, t_conn, t_next, t_inbox, t_spam, t_cafe, t_all, t_hook, t_wake);
   g_assert_cmpstr (got, ==, want);
 }
 
@@ -206,7 +210,8 @@ test_json (void)
     "\"watchers\":[{\"store\":\"local\",\"state\":\"running\",\"since\":%d,\"restart_at\":null},"
     "{\"store\":\"server\",\"state\":\"restarting\",\"since\":null,\"restart_at\":%d}],"
     "\"watcher_failures\":2,"
-    "\"syncer\":{\"state\":\"running\",\"since\":%d,\"restart_at\":null,\"failures\":0,\"requests\":["
+    "\"syncer\":{\"state\":\"running\",\"since\":%d,\"restart_at\":null,\"failures\":0,"
+    "\"connection\":\"2 of 4 connections open to imap.example.org\",\"connection_since\":%d,\"requests\":["
     "{\"tag\":\"m12\",\"mailbox\":\"INBOX\",\"sent\":%d,\"progress\":\"120/5000 messages\"},"
     "{\"tag\":null,\"mailbox\":\"Lists.foo\",\"sent\":null,\"progress\":null},"
     "{\"tag\":\"m13\",\"mailbox\":null,\"sent\":%d,\"progress\":null}]},"
@@ -223,7 +228,7 @@ test_json (void)
     "\"last\":{\"time\":%d,\"result\":\"failed\",\"reason\":\"exited with error 2\"}},"
     "\"wake\":{\"reason\":\"resumed\",\"time\":%d,\"slept\":3600},"
     "\"truncated\":false}\n",
-    T0, T0 - 3725, T0 - 65, T0 + 8, T0 - 300, T0 - 3, T0 - 1, T0 - 12, T0 + 5, T0 - 60, T0 - 30,
+    T0, T0 - 3725, T0 - 65, T0 + 8, T0 - 300, T0 - 40, T0 - 3, T0 - 1, T0 - 12, T0 + 5, T0 - 60, T0 - 30,
     T0 - 20, T0 - 100, T0 - 3, T0 - 50, T0 - 2);
   g_assert_cmpstr (got, ==, want);
 }

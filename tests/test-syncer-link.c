@@ -100,6 +100,26 @@ test_info (void)
 }
 
 static void
+test_connection (void)
+{
+  MsSyncerLine l = parse_ok ("* CONNECTION 2 of 4 connections open to imap.example.org");
+  g_assert_cmpint (l.kind, ==, MS_SYNCER_LINE_CONNECTION);
+  assert_text (&l, "2 of 4 connections open to imap.example.org");
+
+  l = parse_ok ("* CONNECTION");
+  g_assert_cmpint (l.kind, ==, MS_SYNCER_LINE_CONNECTION);
+  assert_text (&l, "");
+
+  /* Only the exact word, in capitals. */
+  l = parse_ok ("* CONNECTIONS lost");
+  g_assert_cmpint (l.kind, ==, MS_SYNCER_LINE_INFO);
+  assert_text (&l, "CONNECTIONS lost");
+  l = parse_ok ("* connection lost");
+  g_assert_cmpint (l.kind, ==, MS_SYNCER_LINE_INFO);
+
+}
+
+static void
 test_ok (void)
 {
   MsSyncerLine l = parse_ok ("a1 OK 3 0");
@@ -207,6 +227,7 @@ test_text_rules (void)
   const char *control = "contains a control character", *utf8 = "not valid UTF-8";
 
   parse_text_bad ("a1 RETRY bad\001char", MS_SYNCER_LINE_RETRY, control);
+  parse_text_bad ("* CONNECTION down: \033[2J", MS_SYNCER_LINE_CONNECTION, control);
   parse_text_bad ("a1 FAIL carriage return\r", MS_SYNCER_LINE_FAIL, control);
   parse_text_bad ("* escape \033[2J", MS_SYNCER_LINE_INFO, control);
   parse_text_bad ("a1 PROGRESS del\177", MS_SYNCER_LINE_PROGRESS, control);
@@ -266,6 +287,7 @@ main (int argc, char **argv)
   g_test_add_func ("/syncer-line/greeting", test_greeting);
   g_test_add_func ("/syncer-line/greeting-bad", test_greeting_bad);
   g_test_add_func ("/syncer-line/info", test_info);
+  g_test_add_func ("/syncer-line/connection", test_connection);
   g_test_add_func ("/syncer-line/ok", test_ok);
   g_test_add_func ("/syncer-line/ok-bad", test_ok_bad);
   g_test_add_func ("/syncer-line/retry-fail-progress", test_retry_fail_progress);
