@@ -928,6 +928,7 @@ ms_dispatch_status_report (MsDispatch *d, gboolean json)
     s.hook_queued_names = hook.queued_names;
     s.hook_last_ended = hook.last_ended;
     s.hook_last_failure = hook.last_failure;
+    s.hook_running_long = hook.running_long;
   }
 
   if (d->wake_reason != MS_WAKE_NONE) {

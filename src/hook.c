@@ -4,7 +4,9 @@
  * seen and the last of its output relayed.  The queue is a sorted name set
  * plus an "all mailboxes" flag; a run takes the whole queue.  A run that
  * could not be spawned ends from an idle, like one that exited with status
- * 1, so that its end is always reported from the main loop.
+ * 1, so that its end is always reported from the main loop.  A spawned
+ * run arms `warn_source`, which reports a run still going after
+ * ms_hook_warn_after() seconds; the end of the run disarms it.
  */
 #include "hook.h"
 
@@ -14,6 +16,21 @@
 #include "messages.h"
 #include "supervisor.h"
 #include "ms-time.h"
+
+static guint warn_after_s = MS_HOOK_WARN_AFTER_S;
+
+void
+ms_hook_set_warn_after (guint seconds)
+{
+  g_return_if_fail (seconds > 0);
+  warn_after_s = seconds;
+}
+
+guint
+ms_hook_warn_after (void)
+{
+  return warn_after_s;
+}
 
 struct MsHook {
   const MsConfig *config;
@@ -27,6 +44,8 @@ struct MsHook {
   MsLineSplitter *lines[2]; /* its stdout, its stderr */
   guint failed_source;      /* a spawn failure ends the run from an idle */
   gboolean timed_out;
+  guint warn_source;        /* reports a run going on too long; 0 once fired */
+  guint running_long;       /* it fired: after this many seconds */
 
   /* The queued run. */
   gboolean queued;
@@ -59,6 +78,8 @@ static void
 clear_run (MsHook *h)
 {
   g_clear_handle_id (&h->failed_source, g_source_remove);
+  g_clear_handle_id (&h->warn_source, g_source_remove);
+  h->running_long = 0;
   g_clear_pointer (&h->child, ms_child_free);
   g_clear_pointer (&h->run_names, g_ptr_array_unref);
   g_clear_pointer (&h->lines[0], ms_line_splitter_free);
@@ -185,6 +206,18 @@ on_expired (gpointer data)
   ms_msg_hook_timed_out (h->config->on_synced_argv[0], h->config->sync_timeout);
 }
 
+/* The run goes on: later runs are held back, silently unless told. */
+static gboolean
+on_running_long (gpointer data)
+{
+  MsHook *h = data;
+
+  h->warn_source = 0;
+  h->running_long = warn_after_s;
+  ms_msg_hook_running_long (h->config->on_synced_argv[0], (ms_time_mono_ms () - h->started) / 1000);
+  return G_SOURCE_REMOVE;
+}
+
 static gboolean
 append_name (gpointer key, gpointer value, gpointer data)
 {
@@ -228,6 +261,11 @@ start_run (MsHook *h)
   }
   if (h->config->sync_timeout > 0)
     ms_child_stop_after (h->child, h->config->sync_timeout * 1000, on_expired);
+  /* A sync_timeout no longer than the delay stops the run before anyone
+   * needs to be told. */
+  if (h->config->sync_timeout == 0 || h->config->sync_timeout > (gint64) warn_after_s)
+    h->warn_source = g_timeout_add ((guint) MIN ((guint64) warn_after_s * 1000, G_MAXUINT),
+                                    on_running_long, h);
 }
 
 void
@@ -274,4 +312,5 @@ ms_hook_get_state (MsHook *h, MsHookState *state)
   }
   state->last_ended = h->last_ended;
   state->last_failure = h->last_failure;
+  state->running_long = h->running ? h->running_long : 0;
 }

@@ -17,6 +17,12 @@
  * SIGKILL).  A failure is reported on stderr and changes nothing else: the
  * names of that run are not retried.
  *
+ * A run that hangs holds every later run back (they queue and merge behind
+ * it) while syncs go on; with no sync_timeout, for ever.  So that this is
+ * not silent, a run still going after ms_hook_warn_after() seconds is
+ * reported once on stderr, unless sync_timeout stops it first; the status
+ * report shows the same.
+ *
  * Ownership: the caller owns the hook and the config, which must outlive it.
  */
 #pragma once
@@ -33,6 +39,19 @@
  * becomes a run for all mailboxes.  Linux allows 2 MiB of argv and
  * environment; this leaves most of it to the environment. */
 #define MS_HOOK_MAX_ARG_BYTES (128 * 1024)
+
+/* After this many seconds a running hook is reported as holding later runs
+ * back.  A hook indexes or pokes a mail reader and ends within seconds; a
+ * `notmuch new` over a large first download can take minutes.  Five
+ * minutes lets such a run end unreported, and still tells a user whose
+ * index stopped updating why, long before anyone would guess. */
+#define MS_HOOK_WARN_AFTER_S 300
+
+/* Test knob (mswatch's hidden --hook-warn-after=S): the delay of that
+ * report, in seconds (> 0), for every hook made afterwards. */
+void ms_hook_set_warn_after (guint seconds);
+/* The delay in use: MS_HOOK_WARN_AFTER_S unless the knob changed it. */
+guint ms_hook_warn_after (void);
 
 typedef struct MsHook MsHook;
 
@@ -59,6 +78,8 @@ typedef struct {
   GPtrArray *queued_names;  /* char*, sorted, or NULL (transfer full) */
   gint64 last_ended;        /* wall-clock seconds; 0: no run has ended yet */
   const char *last_failure; /* why the last run failed; NULL if it succeeded */
+  guint running_long;       /* the run was reported as running longer than
+                             * this many seconds (ms_hook_warn_after()); 0: not */
 } MsHookState;
 
 /* Fills *state; free state->queued_names with g_ptr_array_unref when set. */

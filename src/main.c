@@ -21,6 +21,7 @@
 
 #include "config.h"
 #include "dispatch.h"
+#include "hook.h"
 #include "messages.h"
 #include "status-client.h"
 #include "status-socket.h"
@@ -211,6 +212,7 @@ main (int argc, char **argv)
 {
   g_autofree char *config_path = NULL;
   gboolean dry = FALSE, quiet = FALSE, version = FALSE, status = FALSE, json = FALSE;
+  gint hook_warn_after_s = 0;
   GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
       "Read an alternate config file (default: ~/.mswatchrc)", "FILE" },
@@ -220,6 +222,8 @@ main (int argc, char **argv)
     { "status", 0, 0, G_OPTION_ARG_NONE, &status,
       "Print the status of the mswatch running this config file, and exit", NULL },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "With --status: print it as JSON", NULL },
+    { "hook-warn-after", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &hook_warn_after_s,
+      "Test knob: report an on_synced hook still running after S seconds", "S" },
     { NULL }
   };
   g_autoptr (GOptionContext) ctx =
@@ -257,6 +261,8 @@ main (int argc, char **argv)
     return 1;
 
   ms_messages_set_quiet (quiet);
+  if (hook_warn_after_s > 0)
+    ms_hook_set_warn_after ((guint) hook_warn_after_s);
   App app = { .loop = g_main_loop_new (NULL, FALSE) };
 
   /* A SIGINT ignored by our parent (a background job) stays ignored, as in 1.2. */

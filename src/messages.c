@@ -352,6 +352,15 @@ ms_msg_hook_timed_out (const char *prog, gint64 timeout)
            prog, timeout);
 }
 
+/* A WARNING as 1.2 wrote them: on stderr, never suppressed by -q. */
+void
+ms_msg_hook_running_long (const char *prog, gint64 secs)
+{
+  fflush (stdout);
+  fprintf (stderr, "WARNING: on_synced hook %s has been running for %" G_GINT64_FORMAT
+           "s; later runs are queued until it ends\n", prog, secs);
+}
+
 /* --- wake-ups and the status socket ---------------------------------------- */
 
 void

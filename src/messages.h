@@ -58,6 +58,7 @@ void ms_msg_hook_output (gboolean from_stderr, const char *line, gsize len);
 void ms_msg_hook_line_too_long (gboolean from_stderr, gsize max);
 void ms_msg_hook_errored (const char *prog, const MsChildExit *st, gint64 secs, gint64 now, gint n_mailboxes);
 void ms_msg_hook_timed_out (const char *prog, gint64 timeout);
+void ms_msg_hook_running_long (const char *prog, gint64 secs);
 
 /* Wake-ups (extension): why waits were cut short and watchers restarted. */
 void ms_msg_wake (const char *why);

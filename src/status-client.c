@@ -3,6 +3,13 @@
  * A plain blocking client with one deadline for the whole exchange (poll(2)
  * on a non-blocking socket): it runs instead of the main loop, and must
  * end even if the mswatch it asks is wedged.
+ *
+ * Where to look: where a server started with our environment listens
+ * (ms_status_socket_path); if nobody listens there and that is in
+ * $XDG_RUNTIME_DIR, the /tmp fallback as well, for a server started
+ * without the variable (runit, cron), provided the directory and the
+ * socket there are ours and closed to everyone else.  "Not running" names
+ * every place looked at.
  */
 #include "status-client.h"
 
@@ -48,33 +55,79 @@ fail (const char *fmt, ...)
   return 1;
 }
 
+/* Connects to `path`: the socket, or -1 with the errno in *err.  ENOENT
+ * and ECONNREFUSED (a stale socket) mean that nobody listens there. */
+static int
+connect_to (const char *path, int *err)
+{
+  struct sockaddr_un sun = { .sun_family = AF_UNIX };
+
+  g_strlcpy (sun.sun_path, path, sizeof sun.sun_path);
+  int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) {
+    *err = errno;
+    return -1;
+  }
+  if (connect (fd, (const struct sockaddr *) &sun, sizeof sun) != 0) {
+    *err = errno;
+    close (fd);
+    return -1;
+  }
+  return fd;
+}
+
+static gboolean
+nobody_listens (int err)
+{
+  return err == ENOENT || err == ECONNREFUSED;
+}
+
 int
 ms_status_client_run (const char *config_path, gboolean json)
 {
   g_autoptr (GError) error = NULL;
   g_autofree char *path = ms_status_socket_path (config_path, FALSE, &error);
+  g_autofree char *fallback = ms_status_socket_fallback_path (config_path);
   gint64 deadline = ms_time_mono_ms () + MS_STATUS_CLIENT_DEADLINE_MS;
-  struct sockaddr_un sun = { .sun_family = AF_UNIX };
+  int connect_err = 0;
 
   if (path == NULL) {
+    /* Without $XDG_RUNTIME_DIR the fallback is the only place, and its
+     * directory is missing. */
     if (g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-      return fail ("no mswatch is running with configuration %s", config_path);
+      return fail ("no mswatch is running with configuration %s (nothing listens on %s)",
+                   config_path, fallback);
     return fail ("no status socket: %s", error->message);
   }
-  g_strlcpy (sun.sun_path, path, sizeof sun.sun_path);
 
-  int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0)
-    return fail ("socket: %s", g_strerror (errno));
-  if (connect (fd, (const struct sockaddr *) &sun, sizeof sun) != 0) {
-    int e = errno;
-    close (fd);
-    if (e == ENOENT || e == ECONNREFUSED)
+  int fd = connect_to (path, &connect_err);
+  if (fd < 0 && nobody_listens (connect_err) && strcmp (path, fallback) != 0) {
+    /* `path` is in $XDG_RUNTIME_DIR; the server may run without it. */
+    g_autoptr (GError) why = NULL;
+    if (!ms_status_socket_check_fallback (fallback, &why)) {
+      if (g_error_matches (why, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        return fail ("no mswatch is running with configuration %s (nothing listens on %s nor on %s)",
+                     config_path, path, fallback);
+      return fail ("no mswatch is running with configuration %s (nothing listens on %s; "
+                   "%s not tried: %s)", config_path, path, fallback, why->message);
+    }
+    int fe = 0;
+    fd = connect_to (fallback, &fe);
+    if (fd < 0 && nobody_listens (fe))
+      return fail ("no mswatch is running with configuration %s (nothing listens on %s nor on %s)",
+                   config_path, path, fallback);
+    /* Connected there, or an error worth showing about that socket. */
+    g_free (path);
+    path = g_strdup (fallback);
+    connect_err = fe;
+  }
+  if (fd < 0) {
+    if (nobody_listens (connect_err))
       return fail ("no mswatch is running with configuration %s (nothing listens on %s)",
                    config_path, path);
-    if (e == EAGAIN)
+    if (connect_err == EAGAIN)
       return fail ("busy: too many status clients at once; try again");
-    return fail ("cannot connect to %s: %s", path, g_strerror (e));
+    return fail ("cannot connect to %s: %s", path, g_strerror (connect_err));
   }
 
   const char *request = json ? "STATUS JSON\n" : "STATUS\n";

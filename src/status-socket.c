@@ -48,6 +48,25 @@ check_private_dir (const char *dir, GError **error)
   return TRUE;
 }
 
+static char *
+fallback_dir (void)
+{
+  return g_strdup_printf ("/tmp/mswatch-%u", (unsigned) getuid ());
+}
+
+/* DIR/mswatch-HASH.sock for `config_path`; the length is not checked. */
+static char *
+path_in (const char *dir, const char *config_path)
+{
+  /* Both ends must name the same file however they were given its path. */
+  char *real = realpath (config_path, NULL);
+  g_autofree char *canonical = real ? g_strdup (real) : g_canonicalize_filename (config_path, NULL);
+  free (real);
+  g_autofree char *hash = g_compute_checksum_for_string (G_CHECKSUM_SHA256, canonical, -1);
+  hash[NAME_HASH_CHARS] = '\0';
+  return g_strdup_printf ("%s/mswatch-%s.sock", dir, hash);
+}
+
 char *
 ms_status_socket_path (const char *config_path, gboolean create_dir, GError **error)
 {
@@ -57,7 +76,7 @@ ms_status_socket_path (const char *config_path, gboolean create_dir, GError **er
   if (runtime != NULL && g_path_is_absolute (runtime)) {
     dir = g_strdup (runtime);
   } else {
-    dir = g_strdup_printf ("/tmp/mswatch-%u", (unsigned) getuid ());
+    dir = fallback_dir ();
     if (create_dir && mkdir (dir, 0700) != 0 && errno != EEXIST) {
       int e = errno;
       g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (e), "creating %s: %s", dir,
@@ -68,14 +87,7 @@ ms_status_socket_path (const char *config_path, gboolean create_dir, GError **er
       return NULL;
   }
 
-  /* Both ends must name the same file however they were given its path. */
-  char *real = realpath (config_path, NULL);
-  g_autofree char *canonical = real ? g_strdup (real) : g_canonicalize_filename (config_path, NULL);
-  free (real);
-  g_autofree char *hash = g_compute_checksum_for_string (G_CHECKSUM_SHA256, canonical, -1);
-  hash[NAME_HASH_CHARS] = '\0';
-  char *path = g_strdup_printf ("%s/mswatch-%s.sock", dir, hash);
-
+  char *path = path_in (dir, config_path);
   struct sockaddr_un sun;
   if (strlen (path) >= sizeof sun.sun_path) {
     g_set_error (error, MS_ERROR, MS_ERROR_LIMIT, "socket path %s is longer than %zu bytes", path,
@@ -84,6 +96,38 @@ ms_status_socket_path (const char *config_path, gboolean create_dir, GError **er
     return NULL;
   }
   return path;
+}
+
+char *
+ms_status_socket_fallback_path (const char *config_path)
+{
+  /* "/tmp/mswatch-" + 10 digits + "/mswatch-" + 16 + ".sock": always
+   * short enough for sun_path. */
+  g_autofree char *dir = fallback_dir ();
+  return path_in (dir, config_path);
+}
+
+gboolean
+ms_status_socket_check_fallback (const char *path, GError **error)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  struct stat st;
+
+  if (!check_private_dir (dir, error))
+    return FALSE;
+  if (lstat (path, &st) != 0) {
+    int e = errno;
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (e), "%s: %s", path, g_strerror (e));
+    return FALSE;
+  }
+  /* The server binds it with umask 0177: 0600. */
+  if (!S_ISSOCK (st.st_mode) || st.st_uid != getuid () || (st.st_mode & 077) != 0) {
+    g_set_error (error, MS_ERROR, MS_ERROR_FAILED,
+                 "%s is not a socket of uid %u that only its owner may use", path,
+                 (unsigned) getuid ());
+    return FALSE;
+  }
+  return TRUE;
 }
 
 /* --- the server ------------------------------------------------------------------ */

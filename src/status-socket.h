@@ -9,6 +9,12 @@
  * so several instances coexist and `mswatch --status -c FILE` finds the
  * one that runs FILE.  The socket is mode 0600.
  *
+ * A server started without $XDG_RUNTIME_DIR (runit, cron) listens in the
+ * /tmp fallback while the user's login shell has the variable set; the
+ * client therefore looks in the fallback too when nothing listens in
+ * $XDG_RUNTIME_DIR, but only at a directory and a socket exactly as the
+ * server makes them: ours, and closed to everyone else.
+ *
  * The conversation: the client sends one line, "STATUS" or "STATUS JSON";
  * the server answers with the report (status.h) and closes.  A refusal is
  * one line starting with "ERROR " (no report starts so): a peer whose uid
@@ -42,6 +48,19 @@
  * way it must be a directory of ours that only we can enter.
  * (transfer full) */
 char *ms_status_socket_path (const char *config_path, gboolean create_dir, GError **error);
+
+/* The socket's path for `config_path` in the /tmp fallback directory,
+ * whatever $XDG_RUNTIME_DIR says; nothing is checked.  The client's second
+ * place to look (and a name for the first one when the directory is
+ * missing).  (transfer full) */
+char *ms_status_socket_fallback_path (const char *config_path);
+
+/* Whether `path`, a socket in the /tmp fallback directory, is as the
+ * server makes it: the directory ours, not a symlink, closed to group and
+ * others (0700); the socket ours and closed to them too (0600).  A missing
+ * directory or socket is G_FILE_ERROR_NOENT; anything else wrong is
+ * MS_ERROR_FAILED saying what. */
+gboolean ms_status_socket_check_fallback (const char *path, GError **error);
 
 /* Builds the report asked for. (transfer full) */
 typedef char *(*MsStatusReportFunc) (gpointer user_data, gboolean json);

@@ -279,6 +279,9 @@ ms_status_format_text (const MsStatus *s)
         append_names (out, s->hook_names);
       }
       g_string_append_c (out, '\n');
+      if (s->hook_running_long > 0)
+        g_string_append_printf (out, "Hook warning: running longer than %us; "
+                                "later runs are queued until it ends\n", s->hook_running_long);
     } else {
       g_string_append (out, "Hook: idle\n");
     }
@@ -520,6 +523,11 @@ ms_status_format_json (const MsStatus *s)
     ms_json_key (j, "state");
     ms_json_string (j, s->hook_running ? "running" : "idle");
     json_time (j, "since", s->hook_running ? s->hook_since : 0);
+    ms_json_key (j, "running_long");
+    if (s->hook_running && s->hook_running_long > 0)
+      ms_json_int (j, s->hook_running_long);
+    else
+      ms_json_null (j);
     ms_json_key (j, "all");
     ms_json_bool (j, s->hook_running && s->hook_all);
     json_names (j, "mailboxes", s->hook_running && !s->hook_all ? s->hook_names : NULL, &truncated);

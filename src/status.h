@@ -105,6 +105,8 @@ typedef struct {
   GPtrArray *hook_queued_names; /* char* */
   gint64 hook_last_ended;       /* 0: no run ended yet */
   const char *hook_last_failure; /* NULL: the last run succeeded */
+  guint hook_running_long;      /* the running hook was reported as running
+                                 * longer than this many seconds; 0: not */
 
   const char *wake_reason;  /* the last wake-up (wake.h), or NULL */
   gint64 wake_at;

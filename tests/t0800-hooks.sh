@@ -4,8 +4,11 @@
 # names of a resident syncer), its output relayed, its failures reported
 # and harmless, a slow hook never delaying a sync, names synced meanwhile
 # merged into one next run (never two at once), sync_timeout stopping a
-# hung hook, -d, and the recipes in docs/hooks.  The hook is
+# hung hook, a hung hook without sync_timeout reported once (and in the
+# status report), -d, and the recipes in docs/hooks.  The hook is
 # tests/helpers/fake-hook.sh; it logs every run with a timestamp.
+# mswatch's hidden test knob --hook-warn-after=S brings that report
+# forward from 300 s.
 . "$top_srcdir/tests/lib/test-lib.sh"
 . "$top_srcdir/tests/helpers/coord-lib.sh"
 
@@ -125,7 +128,7 @@ is "SIGTERM: exit 0" "$MS_STATUS" 0
 # --- sync_timeout stops a hung hook --------------------------------------------------
 fresh_hook_run
 { hook_line; printf '%s\n' "base_delay 1" "inter_delay 1" "sync_timeout 2"; } | write_rc
-start_ms
+start_ms --hook-warn-after=2
 wait_until 10 startup_done
 wait_until 5 hooks_done_at_least 2
 : >"$HOOK_DIR/hold"
@@ -140,10 +143,52 @@ wait_err "Hook errored" 3
 # (The fake hook exits 143 on SIGTERM; a hook killed by it shows -1.)
 check "... and reported as failed" grep -qE \
   "^Hook errored: $FAKE_HOOK exited \(status (143|-1)\) after [23]s at .* \(1 mailbox\)\$" "$T_DIR/err"
+is "... and not reported as running long: sync_timeout (2 s) is no longer than that limit (2 s)" \
+  "$(count_lines "$T_DIR/err" "WARNING: on_synced hook")" 0
 rm -f "$HOOK_DIR/hold"
 feed_b t2
 wait_until 6 hooks_done_at_least 4
 is "the next hook runs as usual" "$(hook_args 4)" "[t2]"
+stop_ms
+
+# --- no sync_timeout: a hung hook is reported once, and in the status ------------------
+# It holds every later run back, for ever; syncs go on.  The limit is
+# 300 s; the test knob makes it 2 s.
+fresh_hook_run
+{ hook_line; printf '%s\n' "base_delay 1" "inter_delay 1"; } | write_rc
+start_ms --hook-warn-after=2
+wait_until 10 startup_done
+wait_until 5 hooks_done_at_least 2
+hook_status () { mswatch --status -c "$RC" >"$T_DIR/status.txt" 2>/dev/null && grep -qE "$1" "$T_DIR/status.txt"; }
+warnings () { count_lines "$T_DIR/err" "WARNING: on_synced hook"; }
+: >"$HOOK_DIR/hold"
+n=$(ndone)
+feed_a w1
+wait_until 6 hooks_at_least 3
+wait_err "WARNING: on_synced hook" 6
+warned=$(now_ms)
+between "a hook still running after the limit (2 s) is reported" "$(( warned - $(hook_ms 3) ))" 1500 4000
+is "... on stderr, in 1.2's WARNING style, with how long it has run" \
+  "$(grep -F "WARNING: on_synced hook" "$T_DIR/err" | sed -E 's/running for [23]s;/running for Ns;/')" \
+  "WARNING: on_synced hook $FAKE_HOOK has been running for Ns; later runs are queued until it ends"
+feed_b w2
+wait_until 6 done_at_least $((n + 2))
+is "syncs go on meanwhile" "$(sync_args $((n + 2)))" "[w2]"
+wait_until 5 hook_status '^Hook queued: w2$'
+check "the status report: the run, for how long" grep -qE '^Hook: running for [0-9]+s \(1 mailbox\): w1$' \
+  "$T_DIR/status.txt"
+check "... the same warning" grep -qxF "Hook warning: running longer than 2s; later runs are queued until it ends" \
+  "$T_DIR/status.txt"
+check "... and the run queued behind it" grep -qxF "Hook queued: w2" "$T_DIR/status.txt"
+check "... and in JSON" sh -c "mswatch --status --json -c '$RC' | grep -qF '\"since\":' && mswatch --status --json -c '$RC' | grep -qE '\"hook\":\{\"state\":\"running\",\"since\":[0-9]+,\"running_long\":2,'"
+wait_until 10 hook_status '^Hook: running for ([4-9]|[1-9][0-9])s '
+is "reported once, however long it runs" "$(warnings)" 1
+rm -f "$HOOK_DIR/hold"
+wait_until 6 hooks_done_at_least 4
+is "released: the queued run follows" "$(hook_args 4)" "[w2]"
+wait_until 5 hook_status '^Hook: idle$'
+check "... and the status has no warning left" sh -c "! grep -q '^Hook warning:' '$T_DIR/status.txt'"
+is "a run that ends in time is not reported" "$(warnings)" 1
 stop_ms
 
 # --- a hook that cannot be executed ---------------------------------------------------

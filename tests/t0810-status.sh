@@ -3,7 +3,9 @@
 # a failed mailbox with its reason, a pending name with its due time, the
 # syncer in flight with its last PROGRESS text, a watcher restarting.
 # Then the socket itself: where it is, mode 0600, one per configuration,
-# the /tmp fallback, "no instance" errors, other users refused (both by the
+# the /tmp fallback (found from a shell that has XDG_RUNTIME_DIR, but only
+# as the server makes it: ours, closed to others), "no instance" errors
+# naming where the client looked, other users refused (both by the
 # socket's mode and by SO_PEERCRED), and clients that never read (which
 # must not stall mswatch).  JSON is checked with python3 when there is one,
 # else by exact keys.
@@ -72,6 +74,9 @@ status >"$T_DIR/none.out" 2>"$T_DIR/none.err"
 is "no instance: exit 1" "$?" 1
 check "no instance: a clear message" grep -qF "mswatch: no mswatch is running with configuration $RC" \
   "$T_DIR/none.err"
+check "... naming the socket looked for in \$XDG_RUNTIME_DIR" grep -qF "(nothing listens on $RUN_DIR/mswatch-" \
+  "$T_DIR/none.err"
+check "... and the one in the /tmp fallback" grep -qF "/tmp/mswatch-$(id -u)/mswatch-" "$T_DIR/none.err"
 is "no instance: nothing on stdout" "$(cat "$T_DIR/none.out")" ""
 check "--json alone is an error" sh -c "! mswatch --json -c '$RC' 2>/dev/null"
 
@@ -242,13 +247,85 @@ is "two instances, two reports (by config)" \
 is "without XDG_RUNTIME_DIR: a 0700 directory of ours in /tmp" "$(stat -c '%a %u' "$fallback")" "700 $(id -u)"
 is "the same config file by another path finds the same instance" \
   "$(cd "$T_DIR" && env -u XDG_RUNTIME_DIR mswatch --status -c ./rc2 | grep -o 'pid [0-9]*')" "pid $pid2"
-mswatch --status -c "$RC2" >/dev/null 2>&1
-is "... but not through another runtime directory" "$?" 1
+# A login shell has XDG_RUNTIME_DIR; an mswatch run by runit or cron has
+# not: nothing listens in the shell's runtime directory, so the client
+# looks in the fallback too.
+mswatch --status -c "$RC2" >"$T_DIR/s3.txt" 2>"$T_DIR/s3.err"
+is "with XDG_RUNTIME_DIR set, an instance started without it is found in the fallback" \
+  "$? $(grep -o 'pid [0-9]*' "$T_DIR/s3.txt")" "0 pid $pid2"
 kill -TERM "$pid2"
 wait_until 10 sh -c "! kill -0 $pid2 2>/dev/null"
-sock2="$fallback/mswatch-$(printf '%s' "$(realpath "$RC2")" | sha256sum | cut -c1-16).sock"
+hash2=$(printf '%s' "$(realpath "$RC2")" | sha256sum | cut -c1-16)
+sock2="$fallback/mswatch-$hash2.sock"
 check "the second instance removed its socket" test ! -e "$sock2"
+mswatch --status -c "$RC2" >/dev/null 2>"$T_DIR/s4.err"
+is "once it is gone: exit 1, and both places named" "$? $(cat "$T_DIR/s4.err")" \
+  "1 mswatch: no mswatch is running with configuration $RC2 (nothing listens on $RUN_DIR/mswatch-$hash2.sock nor on $sock2)"
 stop_ms
+
+# --- the fallback is used only as the server makes it ------------------------------------
+# As a uid of our own in a user namespace, so that its fallback directory
+# /tmp/mswatch-UID is this test's alone: our real uid's may serve other
+# instances meanwhile, and must not be made unusable under them.  Files of
+# another real uid show there as the overflow uid.
+NS_UID=$((2000000000 + $$))
+NS_FB="/tmp/mswatch-$NS_UID"
+as_ns () { unshare --user --map-user="$NS_UID" --map-group="$NS_UID" "$@"; }
+if ! as_ns true 2>/dev/null || [ -e "$NS_FB" ]; then
+  for i in 1 2 3 4 5 6 7 8 9; do ok "the fallback's owner and mode # SKIP no user namespaces (unshare)"; done
+else
+  at_exit "rm -rf '$NS_FB'"
+  NSD="$T_DIR/ns"
+  mkdir -p "$NSD/run"
+  chmod 700 "$NSD/run"
+  printf '%s\n' "sync true" "store a { watch sh -c echo\\;exec\\ sleep\\ 600 }" \
+    "store b { watch sh -c echo\\;exec\\ sleep\\ 600 }" >"$NSD/rc"
+  ns_hash=$(printf '%s' "$(realpath "$NSD/rc")" | sha256sum | cut -c1-16)
+  ns_sock="$NS_FB/mswatch-$ns_hash.sock"
+  ns_not_running="mswatch: no mswatch is running with configuration $NSD/rc (nothing listens on $NSD/run/mswatch-$ns_hash.sock"
+  # ns_status: `mswatch --status` from a shell with XDG_RUNTIME_DIR; its
+  # exit status, then what it printed on stdout and stderr.
+  ns_status () {
+    as_ns env XDG_RUNTIME_DIR="$NSD/run" mswatch --status -c "$NSD/rc" >"$NSD/s.out" 2>"$NSD/s.err"
+    echo "$? $(grep -o '^Process: pid [0-9]*' "$NSD/s.out")$(cat "$NSD/s.err")"
+  }
+  # Not through as_ns: $! must be mswatch's own pid (unshare and env exec it).
+  unshare --user --map-user="$NS_UID" --map-group="$NS_UID" \
+    env -u XDG_RUNTIME_DIR mswatch -c "$NSD/rc" >"$NSD/out" 2>"$NSD/err" 7>&- 8>&- </dev/null &
+  nspid=$!
+  at_exit "kill $nspid"
+  wait_until 10 sh -c "[ -S '$ns_sock' ] && grep -q Watching '$NSD/out'"
+  is "the fallback as the server makes it: found" "$(ns_status)" "0 Process: pid $nspid"
+  chmod 755 "$NS_FB"
+  is "a fallback directory others may enter: not used, and said why" "$(ns_status)" \
+    "1 $ns_not_running; $ns_sock not tried: $NS_FB is not a directory of uid $NS_UID that only its owner may use)"
+  chmod 700 "$NS_FB"
+  chmod 660 "$ns_sock"
+  is "a socket others may use: not used, and said why" "$(ns_status)" \
+    "1 $ns_not_running; $ns_sock not tried: $ns_sock is not a socket of uid $NS_UID that only its owner may use)"
+  chmod 600 "$ns_sock"
+  if [ "$(id -u)" -eq 0 ]; then
+    chown 1 "$NS_FB"
+    is "a fallback directory of another uid: not used" "$(ns_status)" \
+      "1 $ns_not_running; $ns_sock not tried: $NS_FB is not a directory of uid $NS_UID that only its owner may use)"
+    chown 0 "$NS_FB"
+    chown 1 "$ns_sock"
+    is "a socket of another uid: not used" "$(ns_status)" \
+      "1 $ns_not_running; $ns_sock not tried: $ns_sock is not a socket of uid $NS_UID that only its owner may use)"
+    chown 0 "$ns_sock"
+  else
+    ok "a fallback directory of another uid # SKIP needs root (chown)"
+    ok "a socket of another uid # SKIP needs root (chown)"
+  fi
+  is "put back as it was: found again" "$(ns_status)" "0 Process: pid $nspid"
+  kill -TERM "$nspid"
+  wait_until 10 sh -c "! kill -0 $nspid 2>/dev/null"
+  check "the namespaced mswatch ended on SIGTERM and removed its socket" \
+    sh -c "! kill -0 $nspid 2>/dev/null && [ ! -e '$ns_sock' ]"
+  is "nothing listens in either place: both named" "$(ns_status)" "1 $ns_not_running nor on $ns_sock)"
+  rm -rf "$NS_FB"
+  is "no fallback directory at all: both named" "$(ns_status)" "1 $ns_not_running nor on $ns_sock)"
+fi
 
 # --- other users are refused ---------------------------------------------------------------------
 nobody_uid=$(id -u nobody 2>/dev/null)

@@ -88,6 +88,7 @@ fill_busy (MsStatus *s, GArray *requests, GArray *mailboxes, GPtrArray *pa, GPtr
   s->has_hook = TRUE;
   s->hook_running = TRUE;
   s->hook_since = T0 - 3;
+  s->hook_running_long = 2; /* as with --hook-warn-after=2 */
   s->hook_names = hook;
   s->hook_queued = TRUE;
   s->hook_queued_names = queued;
@@ -145,6 +146,7 @@ test_text (void)
     "Mailbox caf\\xe9: retry at %s: connection lost\n"
     "All mailboxes: ok at %s\n"
     "Hook: running for 3s (2 mailboxes): INBOX Sent\n"
+    "Hook warning: running longer than 2s; later runs are queued until it ends\n"
     "Hook queued: Drafts\n"
     "Hook last run: failed at %s: exited with error 2\n"
     "Wake-up: resumed at %s after 1h00m00s asleep\n",
@@ -223,7 +225,7 @@ test_json (void)
     "{\"mailbox\":\"Spam\",\"time\":%d,\"result\":\"failed\",\"reason\":\"mailbox \\\"Spam\\\" does not exist\"},"
     "{\"mailbox\":\"caf\\\\xe9\",\"time\":%d,\"result\":\"retry\",\"reason\":\"connection lost\"}],"
     "\"all_mailboxes\":{\"time\":%d,\"result\":\"ok\",\"reason\":null},"
-    "\"hook\":{\"state\":\"running\",\"since\":%d,\"all\":false,\"mailboxes\":[\"INBOX\",\"Sent\"],"
+    "\"hook\":{\"state\":\"running\",\"since\":%d,\"running_long\":2,\"all\":false,\"mailboxes\":[\"INBOX\",\"Sent\"],"
     "\"queued\":true,\"queued_all\":false,\"queued_mailboxes\":[\"Drafts\"],"
     "\"last\":{\"time\":%d,\"result\":\"failed\",\"reason\":\"exited with error 2\"}},"
     "\"wake\":{\"reason\":\"resumed\",\"time\":%d,\"slept\":3600},"
