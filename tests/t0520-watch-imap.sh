@@ -21,7 +21,7 @@ WI=$top_builddir/watch_imap
 [ -x "$WI" ] || skip_all "watch_imap is not built"
 dovecot_available
 
-plan 91
+plan 101
 
 LC_ALL=C
 export LC_ALL
@@ -300,6 +300,29 @@ check "IDLE renewal: IDLE re-issued by the keepalive" wait_until 20 renewed_twic
 dovecot_append INBOX "$MSG" > /dev/null
 dovecot_store work 1 +FLAGS '\Flagged'
 expect "IDLE renewal: changes still reported (work by polling)" INBOX work
+stop
+
+# --- IDLE through Dovecot's hibernation ---------------------------------------------
+# Large installations hand a connection that idles over to imap-hibernate;
+# a change in its mailbox wakes it in a new imap process, which reports the
+# change at once.  The keepalive (DONE, then IDLE again) wakes it as well.
+check "hide NOTIFY, hibernate IDLE connections after 1 s" \
+  dovecot_setup --capability "$CAPS_IDLE" --hibernate 1
+spawn hib -V --poll 1 --keepalive 4 --max-idle 1 -c "$T_DIR/rc-pp" c
+start_ok "hibernation: start line"
+hibernated () { ps -o args= --ppid "$DOVECOT_PID" | grep -qxF 'dovecot/imap-hibernate [1 connections]'; }
+check "hibernation: its IDLE connection is handed over" wait_until 10 hibernated
+dovecot_append INBOX "$MSG" > /dev/null
+expect "hibernation: new mail wakes it, and is reported" INBOX
+check "... it is handed over again" wait_until 10 hibernated
+renewals () { grep -c 'IDLE renewed' "$WERR"; }
+n=$(renewals)
+renewed () { [ "$(renewals)" -gt "$n" ]; }
+check "hibernation: the keepalive goes through" wait_until 20 renewed
+check "... and it is handed over again" wait_until 10 hibernated
+dovecot_store INBOX '1:*' +FLAGS '\Flagged'
+expect "hibernation: a flag change is reported" INBOX
+check "hibernation: Dovecot woke it every time" sh -c '! grep -q "Failed to unhibernate" "$1"' x "$DOVECOT_LOG"
 stop
 
 # --- STATUS polling alone, without CONDSTORE ----------------------------------------

@@ -42,6 +42,12 @@
 #       nothing reports it again until the next change: such appends are
 #       counted as missed when the message has not arrived within
 #       MISS_DEADLINE_S, and reported, not failed.
+#   A3  as A, but against Dovecot configured to hibernate IDLE connections
+#       (imap_hibernate_timeout, as large installations run it), with
+#       `watch_imap` on IDLE (DisableExtensions NOTIFY): a hibernated IDLE
+#       is woken by the change at once and reports it without the 500 ms
+#       a running imap process holds notifications for.  HIBERNATE_PAUSE
+#       replaces PAUSE there.
 # mbsync runs with -Tz, which turns off its one-second Maildir guard (it
 # sleeps a second when a cur/ or new/ changed in the current second, as a
 # local flag change always has); without it B' measures that second.  -Tz
@@ -83,6 +89,12 @@ MISS_DEADLINE_S=2
 # is made; it also lets the watchers' echo of the sync, and the sync that
 # follows it, end first.  PAUSE=0 shows the back-to-back case.
 PAUSE=${PAUSE:-0.6}
+# A3: IDLE connections hibernate after this many seconds (Dovecot's
+# imap_hibernate_timeout; it counts whole seconds), and each change is made
+# this long after the previous one crossed, so that the watcher's IDLE has
+# hibernated again by then.
+HIBERNATE_S=1
+HIBERNATE_PAUSE=2
 # Seconds without a line from mswatch that count as "settled" after its
 # start and between series.
 QUIET_S=1
@@ -498,6 +510,15 @@ ms_settle
 no_duplicates "A2" "$MAIL"
 ms_stop
 
+echo "A3: APPEND -> local file, watch_imap on IDLE, Dovecot hibernating IDLE connections..."
+dovecot_setup --hibernate "$HIBERNATE_S" || { fail "Dovecot did not restart with hibernation"; exit 1; }
+RC_IDLE=$T_DIR/mbsyncrc.idle
+sed '/^IMAPAccount /a DisableExtensions NOTIFY' "$RC" > "$RC_IDLE"
+ms_start hibernate "$build/watch_imap -c $RC_IDLE c" || exit 1
+PAUSE=$HIBERNATE_PAUSE series_append A3 mswatch "$LOCAL_EV"
+no_duplicates "A3" "$MAIL"
+ms_stop
+
 # --- report -------------------------------------------------------------------
 
 # row LABEL KEY: one line of the table.
@@ -528,13 +549,16 @@ row "      APPEND -> \"Sync started\" (< 0: before the OK)" A2.start
 row "      \"Sync started\" -> file" A2.tofile
 echo "      missed within $MISS_DEADLINE_S s: $a2_missed of $((WARMUP + N))" \
   "($late of them arrived with a later sync)"
+row "A3  APPEND -> local file (IDLE, Dovecot hibernating)" A3
+row "      APPEND -> \"Sync started\"" A3.start
+row "      \"Sync started\" -> file" A3.tofile
 row "B   local flag rename -> server file (mswatch)" B
 row "      rename -> \"Sync started\"" B.start
 row "      \"Sync started\" -> server file" B.toserver
 row "B'  local flag rename -> server file (mbsync -Tz)" B1
 echo
 echo "== work per change: syncs mswatch started / mailbox syncs sync_imap did"
-for k in A B A2; do
+for k in A B A2 A3; do
   printf '%-4s %s\n' "$k" "$(sed 's| | / |' "$T_DIR/$k.work" 2>/dev/null || echo -)"
 done
 echo
@@ -543,6 +567,7 @@ ratio "A / A' (mswatch vs mbsync, server -> local)" "$(median A)" "$(median A1)"
 ratio "B / B' (mswatch vs mbsync, local -> server)" "$(median B)" "$(median B1)"
 ratio "A2 / A'" "$(median A2)" "$(median A1)"
 ratio "A / $TARGET_MS ms target" "$(median A)" "$TARGET_MS"
+ratio "A3 / $TARGET_MS ms target" "$(median A3)" "$TARGET_MS"
 ratio "B / $TARGET_MS ms target" "$(median B)" "$TARGET_MS"
 ratio "A without the server's notification delay / target" \
   "$(awk -v a="$(median A)" -v n="$(median A.notify)" 'BEGIN { if (a != "-" && n != "-") print a - n; else print "-" }')" \

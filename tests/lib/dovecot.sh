@@ -3,6 +3,9 @@
 #
 #   dovecot_available                 # skip_all unless Dovecot can run here
 #   dovecot_setup [OPTIONS] || ...    # config, certificates, user; starts it
+#     (--layout maildir++|fs, --separator C, --capability "CAPS" to hide
+#     extensions, --ssl yes|required|no, --cert good|untrusted|wronghost,
+#     --hibernate SECS: IDLE connections hibernate after SECS)
 #   mbsync, a syncer or openssl connect to 127.0.0.1:$DOVECOT_IMAPS_PORT
 #   (TLS, verified against $DOVECOT_CA) or :$DOVECOT_IMAP_PORT (STARTTLS),
 #   as $DOVECOT_USER / $DOVECOT_PASS, or run "$(dovecot_preauth_cmd)" as a
@@ -198,6 +201,7 @@ dovecot_setup () {
   DOVECOT_SSL=yes
   DOVECOT_CAPABILITY=
   DOVECOT_CERT_KIND=good
+  DOVECOT_HIBERNATE=
   while [ $# -gt 0 ]; do
     case $1 in
       --layout) DOVECOT_LAYOUT=$2; shift 2 ;;
@@ -205,6 +209,7 @@ dovecot_setup () {
       --capability) DOVECOT_CAPABILITY=$2; shift 2 ;;
       --ssl) DOVECOT_SSL=$2; shift 2 ;;
       --cert) DOVECOT_CERT_KIND=$2; shift 2 ;;
+      --hibernate) DOVECOT_HIBERNATE=$2; shift 2 ;;
       *) diag "dovecot_setup: unknown option $1"; return 1 ;;
     esac
   done
@@ -429,7 +434,35 @@ service imap-login {
 EOF
     [ "$DOVECOT_SSL" = no ] || printf '!include %s\n' "$DOVECOT_DIR/ssl.conf"
     [ -z "$DOVECOT_CAPABILITY" ] || printf 'imap_capability = %s\n' "$DOVECOT_CAPABILITY"
+    [ -z "$DOVECOT_HIBERNATE" ] || dovecot_write_hibernate_conf
   } > "$DOVECOT_CONF"
+}
+
+# A connection that has been in IDLE for $DOVECOT_HIBERNATE seconds moves
+# to the imap-hibernate process, which wakes it (a new imap process) the
+# moment its mailbox changes; the woken IDLE reports the change at once,
+# without the half second a running imap process waits.  The sockets are
+# those of Dovecot's own example configuration: imap-hibernate reaches the
+# imap processes through imap-master as Dovecot's internal user.  The
+# process titles say how many connections imap-hibernate holds, for tests to
+# see that it holds theirs.
+dovecot_write_hibernate_conf () {
+  cat <<EOF
+imap_hibernate_timeout = ${DOVECOT_HIBERNATE}s
+verbose_proctitle = yes
+service imap {
+  unix_listener imap-master {
+    user = \$default_internal_user
+  }
+  extra_groups = \$default_internal_group
+}
+service imap-hibernate {
+  unix_listener imap-hibernate {
+    mode = 0660
+    group = \$default_internal_group
+  }
+}
+EOF
 }
 
 # dovecot_port_listening PORT: succeeds when some TCP socket (v4 or v6)
