@@ -26,6 +26,7 @@
 
 #include "mailbox-name.h"
 #include "ms-error.h"
+#include "ms-path.h"
 
 /* How much of a user's word a message quotes. */
 #define QUOTE_MAX 80
@@ -1917,15 +1918,8 @@ ms_mbsync_expand_path (const char *path, const char *home, const char *base_dir,
 {
   g_return_val_if_fail (path != NULL && home != NULL, NULL);
 
-  if (path[0] == '~') {
-    if (path[1] != '\0' && path[1] != '/') {
-      g_autofree char *q = quote (path);
-      g_set_error (error, MS_ERROR, MS_ERROR_CONFIG,
-                   "'%s': ~user paths are not supported; write the directory out", q);
-      return NULL;
-    }
-    return g_strconcat (home, path + 1, NULL);
-  }
+  if (path[0] == '~')
+    return ms_path_expand_tilde (path, home, error);
   if (path[0] == '/' || base_dir == NULL || path[0] == '\0')
     return g_strdup (path);
   gsize bl = strlen (base_dir);

@@ -11,7 +11,11 @@
 # ssh-agent, a key with a passphrase skipped unless the agent has it; a
 # frozen server (its sshd process stopped) detected within the keepalive
 # bound; lines from the remote end that are not mailbox names dropped, its
-# stderr passed on with a prefix; the remote command ending; connection
+# stderr passed on with a prefix; lines printed before the remote start
+# line (a shell's greeting) never passed on; Host aliases of an ssh config
+# file (-F, ~/.ssh/config) with Include and tokens, the command line
+# winning over it, a ProxyJump refused without connecting, and config
+# errors naming file and line; the remote command ending; connection
 # errors; and mswatch running it as a watcher and syncing what it reports.
 #
 # "Remote" processes run on this machine, so they are found by their exact
@@ -29,7 +33,7 @@ FAKE_SYNC=$top_srcdir/tests/helpers/fake-sync.sh
 SERVERDIR=$T_DIR/server-maildir
 LOCALDIR=$T_DIR/local-maildir
 
-plan 51
+plan 78
 
 if sshd_setup && sshd_listen; then ok "sshd fixture: a listening sshd on 127.0.0.1"; else
   not_ok "sshd fixture: a listening sshd on 127.0.0.1"
@@ -37,6 +41,7 @@ if sshd_setup && sshd_listen; then ok "sshd fixture: a listening sshd on 127.0.0
 fi
 MAIN_PORT=$SSHD_PORT
 MAIN_LISTENER=$SSHD_LISTEN_PID
+MAIN_LOG=$SSHD_LISTEN_LOG
 
 # No agent, and a home without ~/.ssh, unless a test sets them up: what
 # this machine's user has must not decide the outcome.
@@ -285,6 +290,132 @@ is "... the 4 other lines are dropped with a message" \
 check "... the over-long one among them" grep -q "a line longer than 4095 bytes" "$T_DIR/hostile.err"
 check "remote stderr is passed on, prefixed, control characters escaped" \
   grep -qxF '127.0.0.1: remote says \x1b[31mhi' "$T_DIR/hostile.err"
+
+# --- lines before the start line ----------------------------------------------------
+# A remote shell whose start-up files greet before the watcher starts: the
+# coordinator takes a first line other than the start line for a broken
+# watcher, so the greeting must never reach stdout.
+# shellcheck disable=SC2046
+start_ws welcome $(base_args) -i "$KEY" --known-hosts="$KH" 127.0.0.1 -- \
+  "echo Welcome; echo 'Last login: never'; exec $IK $WM -m $SERVERDIR"
+wait_until 20 has_start_line welcome
+check "lines before the remote start line: stdout starts with the start line" has_start_line welcome
+wait_until 10 remote_running
+deliver m3
+wait_until 10 out_has welcome INBOX
+check "... the names after it pass" out_has welcome INBOX
+check "... and \"Welcome\" never reaches stdout" sh -c '! grep -q Welcome "$1"' sh "$T_DIR/welcome.out"
+is "... the early lines are dropped with one message" \
+  "$(grep -c 'before its start line' "$T_DIR/welcome.err")" 1
+check "... which shows the first of them" \
+  grep -q '^watch_ssh: 127.0.0.1: dropping .* beginning with "Welcome"$' "$T_DIR/welcome.err"
+exec 7>&-
+ws_wait 10
+is "... stdin EOF: exit 0" "$WS_STATUS" 0
+wait_until 15 remote_gone
+
+# --- ssh_config: -F and ~/.ssh/config -------------------------------------------------
+# As a user who moves `watch ssh ALIAS inputkill watch_maildirs` over has
+# it.  The Include comes first: further down, it would belong to the last
+# Host block.  %d and ~ are the test's HOME, $T_DIR/home.
+mkdir -p "$T_DIR/conf.d"
+SSHCONF=$T_DIR/ssh_config
+cat > "$SSHCONF" <<CONFIG
+# ssh_config for watch_ssh's tests
+Include "$T_DIR/conf.d/*.conf"
+
+Host !nomatch mail-alias other-alias
+  HostName 127.0.0.1
+  Port=$MAIN_PORT
+  User root
+Host wrongport-alias
+  HostName 127.0.0.1
+  Port 1
+  User root
+Host *-alias
+  IdentityFile %d/../ssh/id_ed25519
+  UserKnownHostsFile ~/../known_hosts
+  GlobalKnownHostsFile none
+  ConnectTimeout 10
+Host jumpy
+  HostName 127.0.0.1
+  Port $MAIN_PORT
+  ProxyJump jump.example.org
+CONFIG
+cat > "$T_DIR/conf.d/inc.conf" <<CONFIG
+Host inc-alias
+  HostName 127.0.0.1
+  Port $MAIN_PORT
+  User root
+CONFIG
+
+start_ws alias -F "$SSHCONF" mail-alias -- "$IK" "$WM" -m "$SERVERDIR"
+wait_until 20 has_start_line alias
+check "-F: a Host alias gives HostName, Port, User, IdentityFile, UserKnownHostsFile" \
+  has_start_line alias
+wait_until 10 remote_running
+check "... the remote watcher runs" remote_running
+deliver m4
+wait_until 10 out_has alias INBOX
+check "... and its names are relayed" out_has alias INBOX
+exec 7>&-
+ws_wait 10
+is "... stdin EOF: exit 0" "$WS_STATUS" 0
+wait_until 15 remote_gone
+
+start_ws inc -F "$SSHCONF" inc-alias -- "printf '\\nINBOX\\n'"
+ws_wait 20
+is "-F: an alias from an included file: the command ran (exit 2 at its end)" "$WS_STATUS" 2
+check "... with its lines relayed" out_is inc '\nINBOX\n'
+
+start_ws wrongport -F "$SSHCONF" wrongport-alias -- true
+ws_wait 20
+is "-F: the file's Port is used" "$WS_STATUS" 2
+check "... (port 1: refused)" grep -q "cannot connect to 127.0.0.1 port 1\\b" "$T_DIR/wrongport.err"
+start_ws cmdport -F "$SSHCONF" -p "$MAIN_PORT" wrongport-alias -- "printf '\\n'"
+ws_wait 20
+is "-F: -p on the command line wins over the file's Port" "$WS_STATUS" 2
+check "... and the command ran" out_is cmdport '\n'
+
+connections=$(grep -c "Connection from" "$MAIN_LOG")
+line=$(grep -n "ProxyJump" "$SSHCONF" | cut -d: -f1)
+start_ws jumpy -F "$SSHCONF" jumpy -- true
+ws_wait 10
+is "-F: a host with ProxyJump: exit 1" "$WS_STATUS" 1
+check "... refused, naming the file and the line" grep -qF \
+  "watch_ssh: $SSHCONF:$line: ProxyJump jump.example.org: watch_ssh cannot connect through" \
+  "$T_DIR/jumpy.err"
+is "... without connecting to the host" "$(grep -c "Connection from" "$MAIN_LOG")" "$connections"
+
+start_ws missing -F "$T_DIR/no_such_config" mail-alias -- true
+ws_wait 10
+is "-F with a file that does not exist: exit 1" "$WS_STATUS" 1
+check "... saying so" grep -qF "cannot read $T_DIR/no_such_config" "$T_DIR/missing.err"
+
+printf 'Host *\n  Port x\n' > "$T_DIR/bad_config"
+start_ws badconf -F "$T_DIR/bad_config" mail-alias -- true
+ws_wait 10
+is "-F with a malformed line: exit 1" "$WS_STATUS" 1
+check "... naming the file and the line" \
+  grep -qF "watch_ssh: $T_DIR/bad_config:2: Port must be a number from 1 to 65535" \
+  "$T_DIR/badconf.err"
+
+# ~/.ssh/config is read without -F, and refused when others may write it,
+# as ssh refuses it.  (The test's own HOME, named in full.)
+mkdir -p "$T_DIR/home/.ssh"
+cp "$SSHCONF" "$T_DIR/home/.ssh/config"
+chmod 600 "$T_DIR/home/.ssh/config"
+start_ws home other-alias -- "printf '\\n'"
+ws_wait 20
+is "~/.ssh/config: an alias in it is used without -F" "$WS_STATUS" 2
+check "... and the command ran" out_is home '\n'
+chmod 666 "$T_DIR/home/.ssh/config"
+start_ws homeperm other-alias -- true
+ws_wait 10
+is "~/.ssh/config writable by others: exit 1" "$WS_STATUS" 1
+check "... saying why" grep -qF "bad owner or permissions on $T_DIR/home/.ssh/config" \
+  "$T_DIR/homeperm.err"
+rm -r "$T_DIR/home/.ssh"
 
 # --- a frozen server ----------------------------------------------------------------
 # shellcheck disable=SC2046

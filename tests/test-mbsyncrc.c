@@ -999,7 +999,7 @@ test_expand_path (void)
   g_autoptr (GError) error = NULL;
   g_assert_null (ms_mbsync_expand_path ("~bob/Mail", "/home/u", NULL, &error));
   g_assert_error (error, MS_ERROR, MS_ERROR_CONFIG);
-  g_assert_cmpstr (error->message, ==, "'~bob/Mail': ~user paths are not supported; write the directory out");
+  g_assert_cmpstr (error->message, ==, "\"~bob/Mail\": only ~ (your own home directory) is understood, not ~USER; write the directory out");
 }
 
 int

@@ -12,10 +12,19 @@
  * ours, each line prefixed with "HOST: ".  ssh-session.c holds the SSH
  * connection; this file holds the options, the loop and the exit status.
  *
+ * Nothing is passed on before the remote watcher's start line (an empty
+ * line): a shell start-up file that prints "Welcome" would otherwise hand
+ * the coordinator a first line that is not the start line, which it takes
+ * for a broken watcher.  Such lines are dropped, with one message.
+ *
  * Options are named after ssh's where ssh has them (-p, -l, -i, -o
- * NAME=VALUE); everything is non-interactive: host keys are checked against
- * known_hosts and never accepted on the fly, keys with a passphrase are used
- * only through ssh-agent, and there are no passwords.
+ * NAME=VALUE, -F); everything is non-interactive: host keys are checked
+ * against known_hosts and never accepted on the fly, keys with a passphrase
+ * are used only through ssh-agent, and there are no passwords.  As with
+ * ssh, HOST may be a Host alias of ~/.ssh/config (or the -F file): the
+ * command line decides first, and the file (ssh-config.h) fills in what it
+ * left unset.  A ProxyJump or ProxyCommand there is refused, since we make
+ * our own connection and must not silently bypass the proxy.
  *
  * The loop.  One poll() over the SSH socket (as the session asks), our
  * stdin, our stdout and a signalfd, with the session's deadline as the
@@ -41,7 +50,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <gio/gunixinputstream.h>
 #include <glib.h>
+#include <glob.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -49,9 +60,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "mailbox-name.h"
+#include "ms-error.h"
 #include "ms-fd.h"
+#include "ms-path.h"
+#include "ssh-config.h"
 #include "ssh-relay.h"
 #include "ssh-session.h"
 
@@ -88,6 +104,8 @@
 typedef struct {
   const char *host;              /* for messages */
   MsSshRelay *relay;             /* remote stdout → lines we pass on */
+  gboolean ready;                /* the remote watcher's start line has come */
+  gboolean early_warned;         /* we said that we drop lines before it */
   MsSshLogLines *remote_errors;  /* remote stderr → our stderr */
   GString *out;                  /* bytes not yet written to stdout */
   gsize out_done;
@@ -98,18 +116,20 @@ typedef struct {
   int status;
 } Watch;
 
-/* Everything the options decide, after -o and the dedicated options have
- * been merged. */
+/* Everything the options decide: the command line first, then the
+ * configuration file fills what it left unset, as with ssh. */
 typedef struct {
   int port;               /* -1: not set */
   char *user;
+  char *host_name;        /* the host to connect to; NULL: HOST */
   char *host_key_alias;
-  GPtrArray *known_hosts; /* NULL: not set */
+  GPtrArray *known_hosts; /* MsSshConfigString: file names; NULL: not set */
   GPtrArray *global_known_hosts;
-  GPtrArray *identities;
+  GPtrArray *identities;  /* MsSshConfigString: file names */
   int connect_timeout_s;  /* -1: not set */
   int keepalive_s;
   int keepalive_count;
+  gboolean direct;        /* -o ProxyJump=none or ProxyCommand=none */
 } Settings;
 
 /* Prints a message of ours, one "watch_ssh: " per line. */
@@ -185,18 +205,45 @@ write_output (Watch *w)
   }
 }
 
+/* A line the remote end printed before its start line: a login message
+ * from the user's shell start-up files, say.  Passed on, it would be the
+ * first thing our reader sees, which the coordinator takes for a broken
+ * watcher; so it is dropped, and said once. */
+static void
+drop_early_line (Watch *w, const char *line, gsize len, const char *reason)
+{
+  if (w->early_warned)
+    return;
+  w->early_warned = TRUE;
+  g_autofree char *shown = NULL;
+  if (reason != NULL) {
+    shown = g_strdup (reason);
+  } else {
+    g_autofree char *name = ms_mailbox_name_for_log (line, len, MS_SSH_DROPPED_SHOWN_MAX);
+    shown = g_strdup_printf ("\"%s\"", name);
+  }
+  say ("%s: dropping what the remote command prints before its start line (an empty line), "
+       "beginning with %s",
+       w->host, shown);
+}
+
 static void
 on_output (gpointer data, const char *bytes, gsize len)
 {
   Watch *w = data;
   ms_ssh_relay_feed (w->relay, bytes, len);
   for (;;) {
-    const char *line;
-    gsize n;
+    const char *line = NULL;
+    gsize n = 0;
     g_autofree char *reason = NULL;
     MsSshRelayResult r = ms_ssh_relay_next (w->relay, &line, &n, &reason);
     if (r == MS_SSH_RELAY_NEED_MORE)
       break;
+    if (!w->ready && (r == MS_SSH_RELAY_DROP || n > 0)) {
+      drop_early_line (w, line, n, reason);
+      continue;
+    }
+    w->ready = TRUE;
     if (r == MS_SSH_RELAY_DROP)
       say ("%s: dropped a line that is not a mailbox name: %s", w->host, reason);
     else
@@ -351,29 +398,65 @@ flush_output (Watch *w)
 
 /* --- options ----------------------------------------------------------------------- */
 
-/* "~" and "~/…" as ssh expands them in file options: a watch line is not
- * run by a shell, which would otherwise have done it. */
-static char *
-expand_path (const char *path)
+/* File names are kept as given, as MsSshConfigString: the value, and
+ * where it was given ("-i", "FILE:LINE: IdentityFile"...) for messages,
+ * until the host, user and port are known, which "~" and the %-tokens
+ * need. */
+static GPtrArray *
+file_names_new (void)
 {
-  if (path[0] == '~' && (path[1] == '\0' || path[1] == '/'))
-    return g_build_filename (g_get_home_dir (), path + 1, NULL);
-  return g_strdup (path);
+  return g_ptr_array_new_with_free_func (ms_ssh_config_string_free);
 }
 
-/* A list of files as ssh takes it: separated by whitespace, "none" for
- * none. */
-static GPtrArray *
-file_list (const char *value)
+static void
+add_file_name (GPtrArray *to, const char *name, const char *where)
 {
-  GPtrArray *files = g_ptr_array_new_with_free_func (g_free);
+  MsSshConfigString *f = g_new (MsSshConfigString, 1);
+  f->value = g_strdup (name);
+  f->where = g_strdup (where);
+  g_ptr_array_add (to, f);
+}
+
+/* A list of files as ssh takes it in -o: separated by whitespace, "none"
+ * for none. */
+static GPtrArray *
+file_list (const char *value, const char *from)
+{
+  GPtrArray *files = file_names_new ();
   g_auto (GStrv) words = g_strsplit_set (value, " \t", -1);
   for (char **w = words; *w != NULL; w++) {
     if (**w == '\0' || g_ascii_strcasecmp (*w, "none") == 0)
       continue;
-    g_ptr_array_add (files, expand_path (*w));
+    add_file_name (files, *w, from);
   }
   return files;
+}
+
+/* The same from the configuration file, which has split the words. */
+static GPtrArray *
+config_file_list (const MsSshConfigList *list, const char *keyword)
+{
+  g_autofree char *from = g_strdup_printf ("%s: %s", list->where, keyword);
+  GPtrArray *files = file_names_new ();
+  for (char **v = list->values; *v != NULL; v++)
+    add_file_name (files, *v, from);
+  return files;
+}
+
+/* Expands the names in `from` (see ms_ssh_config_expand) onto `to`. */
+static gboolean
+expand_files (GPtrArray *to, const GPtrArray *from, const MsSshTokens *tokens, GError **error)
+{
+  for (guint i = 0; i < from->len; i++) {
+    const MsSshConfigString *f = from->pdata[i];
+    char *path = ms_ssh_config_expand (f->value, tokens, error);
+    if (path == NULL) {
+      g_prefix_error (error, "%s: ", f->where);
+      return FALSE;
+    }
+    g_ptr_array_add (to, path);
+  }
+  return TRUE;
 }
 
 static gboolean
@@ -389,8 +472,18 @@ parse_number (const char *what, const char *value, guint64 min, guint64 max, int
                  what, min, max, value);
     return FALSE;
   }
-  *out = (int) n;
+  /* The first value given wins, as with ssh; later ones are still
+   * checked. */
+  if (*out == -1)
+    *out = (int) n;
   return TRUE;
+}
+
+static void
+set_once (char **slot, const char *value)
+{
+  if (*slot == NULL)
+    *slot = g_strdup (value);
 }
 
 static gboolean
@@ -399,7 +492,9 @@ is_yes (const char *value)
   return g_ascii_strcasecmp (value, "yes") == 0;
 }
 
-/* Applies one -o NAME=VALUE (or "NAME VALUE", as ssh also takes it). */
+/* Applies one -o NAME=VALUE (or "NAME VALUE", as ssh also takes it).  As
+ * with ssh, the first value given for a name wins, and IdentityFile adds
+ * a file each time. */
 static gboolean
 apply_o_option (Settings *st, const char *option, GError **error)
 {
@@ -419,19 +514,19 @@ apply_o_option (Settings *st, const char *option, GError **error)
   if (g_ascii_strcasecmp (name, "Port") == 0)
     return parse_number ("Port", value, 1, 65535, &st->port, error);
   if (g_ascii_strcasecmp (name, "User") == 0) {
-    g_free (st->user);
-    st->user = g_strdup (value);
+    set_once (&st->user, value);
+  } else if (g_ascii_strcasecmp (name, "HostName") == 0) {
+    set_once (&st->host_name, value);
   } else if (g_ascii_strcasecmp (name, "HostKeyAlias") == 0) {
-    g_free (st->host_key_alias);
-    st->host_key_alias = g_strdup (value);
+    set_once (&st->host_key_alias, value);
   } else if (g_ascii_strcasecmp (name, "IdentityFile") == 0) {
-    g_ptr_array_add (st->identities, expand_path (value));
+    add_file_name (st->identities, value, "-o IdentityFile");
   } else if (g_ascii_strcasecmp (name, "UserKnownHostsFile") == 0) {
-    g_clear_pointer (&st->known_hosts, g_ptr_array_unref);
-    st->known_hosts = file_list (value);
+    if (st->known_hosts == NULL)
+      st->known_hosts = file_list (value, "-o UserKnownHostsFile");
   } else if (g_ascii_strcasecmp (name, "GlobalKnownHostsFile") == 0) {
-    g_clear_pointer (&st->global_known_hosts, g_ptr_array_unref);
-    st->global_known_hosts = file_list (value);
+    if (st->global_known_hosts == NULL)
+      st->global_known_hosts = file_list (value, "-o GlobalKnownHostsFile");
   } else if (g_ascii_strcasecmp (name, "ConnectTimeout") == 0) {
     return parse_number ("ConnectTimeout", value, 1, TIME_OPTION_MAX_S, &st->connect_timeout_s,
                          error);
@@ -441,6 +536,16 @@ apply_o_option (Settings *st, const char *option, GError **error)
   } else if (g_ascii_strcasecmp (name, "ServerAliveCountMax") == 0) {
     return parse_number ("ServerAliveCountMax", value, 1, KEEPALIVE_COUNT_MAX,
                          &st->keepalive_count, error);
+  } else if (g_ascii_strcasecmp (name, "ProxyJump") == 0 ||
+             g_ascii_strcasecmp (name, "ProxyCommand") == 0) {
+    if (g_ascii_strcasecmp (value, "none") != 0) {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "-o %s=%s is not supported: watch_ssh cannot connect through another host or "
+                   "a command (only %s=none, to connect directly)",
+                   name, value, name);
+      return FALSE;
+    }
+    st->direct = TRUE;
   } else if (g_ascii_strcasecmp (name, "BatchMode") == 0) {
     /* Always in batch mode: nothing to do. */
   } else if (g_ascii_strcasecmp (name, "StrictHostKeyChecking") == 0) {
@@ -453,9 +558,10 @@ apply_o_option (Settings *st, const char *option, GError **error)
     }
   } else {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_UNKNOWN_OPTION,
-                 "-o %s is not supported (known: Port, User, IdentityFile, UserKnownHostsFile, "
-                 "GlobalKnownHostsFile, HostKeyAlias, ConnectTimeout, ServerAliveInterval, "
-                 "ServerAliveCountMax, BatchMode, StrictHostKeyChecking)",
+                 "-o %s is not supported (known: HostName, Port, User, IdentityFile, "
+                 "UserKnownHostsFile, GlobalKnownHostsFile, HostKeyAlias, ConnectTimeout, "
+                 "ServerAliveInterval, ServerAliveCountMax, ProxyJump=none, ProxyCommand=none, "
+                 "BatchMode, StrictHostKeyChecking)",
                  name);
     return FALSE;
   }
@@ -466,6 +572,7 @@ static void
 settings_clear (Settings *st)
 {
   g_free (st->user);
+  g_free (st->host_name);
   g_free (st->host_key_alias);
   g_clear_pointer (&st->known_hosts, g_ptr_array_unref);
   g_clear_pointer (&st->global_known_hosts, g_ptr_array_unref);
@@ -474,11 +581,170 @@ settings_clear (Settings *st)
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Settings, settings_clear)
 
-static void
-add_files (GPtrArray *to, const GPtrArray *from)
+/* --- the ssh configuration file ------------------------------------------------------ */
+
+/* Reads a configuration file whole, or enough of it to tell that it is too
+ * large (MS_SSH_CONFIG_FILE_MAX).  With check_owner, refuses a file that
+ * anyone but us or root owns or can write, as ssh does for ~/.ssh/config
+ * and the files it includes: such a file could send us to another host
+ * with another key. */
+static gboolean
+read_config_file (const char *path, gboolean check_owner, char **text, gsize *len, GError **error)
 {
-  for (guint i = 0; from != NULL && i < from->len; i++)
-    g_ptr_array_add (to, g_strdup (from->pdata[i]));
+  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  struct stat sb;
+  if (fd < 0 || fstat (fd, &sb) < 0) {
+    int e = errno;
+    if (fd >= 0)
+      close (fd);
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (e), "cannot read %s: %s", path,
+                 g_strerror (e));
+    return FALSE;
+  }
+  if (S_ISDIR (sb.st_mode)) {
+    close (fd);
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_ISDIR, "%s is a directory", path);
+    return FALSE;
+  }
+  if (check_owner && ((sb.st_uid != 0 && sb.st_uid != getuid ()) || (sb.st_mode & 022) != 0)) {
+    close (fd);
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_PERM,
+                 "bad owner or permissions on %s: it must be yours (or root's) and writable by "
+                 "its owner only, as ssh requires",
+                 path);
+    return FALSE;
+  }
+  /* One more byte than the limit, to tell a file that is too large; the
+   * buffer is given back as soon as the file is parsed. */
+  g_autoptr (GInputStream) in = g_unix_input_stream_new (fd, TRUE);
+  g_autofree char *buf = g_malloc (MS_SSH_CONFIG_FILE_MAX + 1);
+  gsize n = 0;
+  g_autoptr (GError) local = NULL;
+  if (!g_input_stream_read_all (in, buf, MS_SSH_CONFIG_FILE_MAX + 1, &n, NULL, &local)) {
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_IO, "cannot read %s: %s", path, local->message);
+    return FALSE;
+  }
+  *len = n;
+  *text = g_realloc (g_steal_pointer (&buf), n + 1);
+  (*text)[n] = '\0';
+  return TRUE;
+}
+
+/* MsSshConfigFiles.read for Include.  A directory that a pattern names
+ * counts as an empty file, as ssh reads it. */
+static gboolean
+read_included (gpointer user_data, const char *path, char **text, gsize *len, GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  (void) user_data;
+  if (read_config_file (path, TRUE, text, len, &local))
+    return TRUE;
+  if (g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_ISDIR)) {
+    *text = g_strdup ("");
+    *len = 0;
+    return TRUE;
+  }
+  g_propagate_error (error, g_steal_pointer (&local));
+  return FALSE;
+}
+
+/* MsSshConfigFiles.expand for Include: glob(3), which sorts. */
+static char **
+glob_included (gpointer user_data, const char *pattern, GError **error)
+{
+  glob_t found;
+  (void) user_data;
+  int rc = glob (pattern, 0, NULL, &found);
+  if (rc == GLOB_NOMATCH)
+    return g_new0 (char *, 1);
+  if (rc != 0) {
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "cannot list the files it names (%s)",
+                 rc == GLOB_NOSPACE ? "out of memory" : "a directory could not be read");
+    return NULL;
+  }
+  char **paths = g_new0 (char *, found.gl_pathc + 1);
+  for (size_t i = 0; i < found.gl_pathc; i++)
+    paths[i] = g_strdup (found.gl_pathv[i]);
+  globfree (&found);
+  return paths;
+}
+
+/* The options that ~/.ssh/config, or the -F file, gives for `host`.  A
+ * missing ~/.ssh/config counts as empty; a missing -F file is an error,
+ * and "-F none" reads nothing, as with ssh. */
+static MsSshHostConfig *
+load_ssh_config (const char *option_file, const char *host, GError **error)
+{
+  const char *home = g_get_home_dir ();
+  MsSshConfigFiles files = { glob_included, read_included, NULL };
+  g_autofree char *path = NULL;
+  g_autofree char *text = NULL;
+  gsize len = 0;
+
+  if (option_file != NULL && strcmp (option_file, "none") == 0) {
+    path = g_strdup (option_file);
+  } else if (option_file != NULL) {
+    path = ms_path_expand_tilde (option_file, home, error);
+    if (path == NULL) {
+      g_prefix_error (error, "-F: ");
+      return NULL;
+    }
+    if (!read_config_file (path, FALSE, &text, &len, error))
+      return NULL;
+  } else {
+    g_autoptr (GError) local = NULL;
+    path = g_build_filename (home, ".ssh", "config", NULL);
+    if (!read_config_file (path, TRUE, &text, &len, &local) &&
+        !g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+      g_propagate_error (error, g_steal_pointer (&local));
+      return NULL;
+    }
+  }
+  return ms_ssh_config_resolve (path, text != NULL ? text : "", len, host, home, &files, error);
+}
+
+static gboolean
+take_number (int *slot, const MsSshConfigNumber *from, const char *name, int min, int max,
+             GError **error)
+{
+  if (*slot != -1 || from->value == -1)
+    return TRUE;
+  if (from->value < min || from->value > max) {
+    g_set_error (error, MS_ERROR, MS_ERROR_CONFIG, "%s: %s must be from %d to %d (got %d)",
+                 from->where, name, min, max, from->value);
+    return FALSE;
+  }
+  *slot = from->value;
+  return TRUE;
+}
+
+/* Fills what the command line left unset from the configuration file;
+ * refuses a proxy there unless -o ProxyJump=none (or ProxyCommand) said to
+ * connect directly. */
+static gboolean
+take_config (Settings *st, const MsSshHostConfig *cfg, GError **error)
+{
+  if (!st->direct && !ms_ssh_host_config_check_proxy (cfg, error))
+    return FALSE;
+  set_once (&st->host_name, cfg->host_name.value);
+  set_once (&st->user, cfg->user.value);
+  set_once (&st->host_key_alias, cfg->host_key_alias.value);
+  if (st->known_hosts == NULL && cfg->user_known_hosts.values != NULL)
+    st->known_hosts = config_file_list (&cfg->user_known_hosts, "UserKnownHostsFile");
+  if (st->global_known_hosts == NULL && cfg->global_known_hosts.values != NULL)
+    st->global_known_hosts = config_file_list (&cfg->global_known_hosts, "GlobalKnownHostsFile");
+  for (guint i = 0; i < cfg->identities->len; i++) {
+    const MsSshConfigString *id = cfg->identities->pdata[i];
+    g_autofree char *from = g_strdup_printf ("%s: IdentityFile", id->where);
+    add_file_name (st->identities, id->value, from);
+  }
+  return take_number (&st->port, &cfg->port, "Port", 1, 65535, error) &&
+         take_number (&st->connect_timeout_s, &cfg->connect_timeout, "ConnectTimeout", 1,
+                      TIME_OPTION_MAX_S, error) &&
+         take_number (&st->keepalive_s, &cfg->server_alive_interval, "ServerAliveInterval", 0,
+                      TIME_OPTION_MAX_S, error) &&
+         take_number (&st->keepalive_count, &cfg->server_alive_count_max, "ServerAliveCountMax",
+                      1, KEEPALIVE_COUNT_MAX, error);
 }
 
 int
@@ -486,6 +752,7 @@ main (int argc, char **argv)
 {
   int port = -1, keepalive = -1, keepalive_count = -1, connect_timeout = -1;
   g_autofree char *login = NULL;
+  g_autofree char *config_file = NULL;
   g_auto (GStrv) identities = NULL;
   g_auto (GStrv) o_options = NULL;
   g_auto (GStrv) known_hosts = NULL;
@@ -500,6 +767,8 @@ main (int argc, char **argv)
       "FILE" },
     { "option", 'o', 0, G_OPTION_ARG_STRING_ARRAY, &o_options,
       "An ssh option, NAME=VALUE; see watch_ssh(1) for the names understood", "OPTION" },
+    { "config", 'F', 0, G_OPTION_ARG_FILENAME, &config_file,
+      "ssh configuration file to read (default: ~/.ssh/config; none: none)", "FILE" },
     { "known-hosts", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &known_hosts,
       "known_hosts file to check the host key against; repeatable (default: "
       "~/.ssh/known_hosts)",
@@ -563,11 +832,13 @@ main (int argc, char **argv)
     return 1;
   }
 
-  /* -o first; the dedicated options win over it. */
+  /* The command line: -o first; the dedicated options win over it. */
   g_auto (Settings) st = {
     .port = -1, .connect_timeout_s = -1, .keepalive_s = -1, .keepalive_count = -1
   };
-  st.identities = g_ptr_array_new_with_free_func (g_free);
+  st.identities = file_names_new ();
+  for (char **i = identities; i != NULL && *i != NULL; i++)
+    add_file_name (st.identities, *i, "-i");
   for (char **o = o_options; o != NULL && *o != NULL; o++) {
     if (!apply_o_option (&st, *o, &error)) {
       fprintf (stderr, "watch_ssh: %s\n", error->message);
@@ -582,22 +853,16 @@ main (int argc, char **argv)
     st.keepalive_s = keepalive;
   if (keepalive_count != -1)
     st.keepalive_count = keepalive_count;
-  if (st.port == -1)
-    st.port = 22;
-  if (st.connect_timeout_s == -1)
-    st.connect_timeout_s = DEFAULT_CONNECT_TIMEOUT_S;
-  if (st.keepalive_s == -1)
-    st.keepalive_s = DEFAULT_KEEPALIVE_S;
-  if (st.keepalive_count == -1)
-    st.keepalive_count = DEFAULT_KEEPALIVE_COUNT;
   const char *range_error = NULL;
-  if (st.port < 1 || st.port > 65535)
+  if (st.port != -1 && (st.port < 1 || st.port > 65535))
     range_error = "the port must be from 1 to 65535";
-  else if (st.connect_timeout_s < 1 || st.connect_timeout_s > TIME_OPTION_MAX_S)
+  else if (st.connect_timeout_s != -1 &&
+           (st.connect_timeout_s < 1 || st.connect_timeout_s > TIME_OPTION_MAX_S))
     range_error = "--connect-timeout must be from 1 to 3600 seconds";
-  else if (st.keepalive_s < 0 || st.keepalive_s > TIME_OPTION_MAX_S)
+  else if (st.keepalive_s != -1 && (st.keepalive_s < 0 || st.keepalive_s > TIME_OPTION_MAX_S))
     range_error = "--keepalive must be from 0 (never) to 3600 seconds";
-  else if (st.keepalive_count < 1 || st.keepalive_count > KEEPALIVE_COUNT_MAX)
+  else if (st.keepalive_count != -1 &&
+           (st.keepalive_count < 1 || st.keepalive_count > KEEPALIVE_COUNT_MAX))
     range_error = "--keepalive-count must be from 1 to 100";
   if (range_error != NULL) {
     fprintf (stderr, "watch_ssh: %s\n", range_error);
@@ -621,39 +886,81 @@ main (int argc, char **argv)
     fprintf (stderr, "watch_ssh: \"%s\" is not [USER@]HOST\n", argv[1]);
     return 1;
   }
+  if (st.host_name != NULL) {
+    char *expanded = ms_ssh_config_expand_host_name (st.host_name, host, &error);
+    if (expanded == NULL) {
+      fprintf (stderr, "watch_ssh: -o HostName: %s\n", error->message);
+      return 1;
+    }
+    g_free (st.host_name);
+    st.host_name = expanded;
+  }
+
+  /* Then the configuration file, for HOST as given; then the defaults. */
+  g_autoptr (MsSshHostConfig) file_config = load_ssh_config (config_file, host, &error);
+  if (file_config == NULL || !take_config (&st, file_config, &error)) {
+    fprintf (stderr, "watch_ssh: %s\n", error->message);
+    return 1;
+  }
+  if (st.host_name == NULL)
+    st.host_name = g_strdup (host);
   if (st.user == NULL)
     st.user = g_strdup (g_get_user_name ());
+  if (st.port == -1)
+    st.port = 22;
+  if (st.connect_timeout_s == -1)
+    st.connect_timeout_s = DEFAULT_CONNECT_TIMEOUT_S;
+  if (st.keepalive_s == -1)
+    st.keepalive_s = DEFAULT_KEEPALIVE_S;
+  if (st.keepalive_count == -1)
+    st.keepalive_count = DEFAULT_KEEPALIVE_COUNT;
 
-  /* Files: the given ones, or ssh's defaults. */
-  g_autoptr (GPtrArray) key_files = g_ptr_array_new_with_free_func (g_free);
-  for (char **i = identities; i != NULL && *i != NULL; i++)
-    g_ptr_array_add (key_files, expand_path (*i));
-  add_files (key_files, st.identities);
-  gboolean keys_named = key_files->len > 0;
+  /* Files: the given ones, or ssh's defaults; "~" and tokens expanded now
+   * that the host, user and port are known. */
+  MsSshTokens tokens = {
+    .home = g_get_home_dir (),
+    .local_user = g_get_user_name (),
+    .local_host = g_get_host_name (),
+    .host = st.host_name,
+    .original_host = host,
+    .remote_user = st.user,
+    .host_key_alias = st.host_key_alias,
+    .port = (guint) st.port,
+    .uid = (guint) getuid (),
+  };
+  gboolean keys_named = st.identities->len > 0;
   if (!keys_named) {
-    static const char *const defaults[] = { "id_ed25519", "id_ecdsa", "id_rsa" };
+    static const char *const defaults[] = { "~/.ssh/id_ed25519", "~/.ssh/id_ecdsa",
+                                            "~/.ssh/id_rsa" };
     for (guint i = 0; i < G_N_ELEMENTS (defaults); i++)
-      g_ptr_array_add (key_files, g_build_filename (g_get_home_dir (), ".ssh", defaults[i], NULL));
+      add_file_name (st.identities, defaults[i], "default");
+  }
+  g_autoptr (GPtrArray) hosts_names = file_names_new ();
+  for (char **k = known_hosts; k != NULL && *k != NULL; k++)
+    add_file_name (hosts_names, *k, "--known-hosts");
+  if (known_hosts == NULL && st.known_hosts != NULL)
+    g_ptr_array_extend_and_steal (hosts_names, g_steal_pointer (&st.known_hosts));
+  else if (known_hosts == NULL)
+    add_file_name (hosts_names, "~/.ssh/known_hosts", "default");
+  if (st.global_known_hosts != NULL)
+    g_ptr_array_extend_and_steal (hosts_names, g_steal_pointer (&st.global_known_hosts));
+  else
+    add_file_name (hosts_names, DEFAULT_GLOBAL_KNOWN_HOSTS, "default");
+
+  g_autoptr (GPtrArray) key_files = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) hosts_files = g_ptr_array_new_with_free_func (g_free);
+  if (!expand_files (key_files, st.identities, &tokens, &error) ||
+      !expand_files (hosts_files, hosts_names, &tokens, &error)) {
+    fprintf (stderr, "watch_ssh: %s\n", error->message);
+    return 1;
   }
   g_ptr_array_add (key_files, NULL);
-
-  g_autoptr (GPtrArray) hosts_files = g_ptr_array_new_with_free_func (g_free);
-  for (char **k = known_hosts; k != NULL && *k != NULL; k++)
-    g_ptr_array_add (hosts_files, expand_path (*k));
-  if (known_hosts == NULL && st.known_hosts != NULL)
-    add_files (hosts_files, st.known_hosts);
-  else if (known_hosts == NULL)
-    g_ptr_array_add (hosts_files, g_build_filename (g_get_home_dir (), ".ssh", "known_hosts", NULL));
-  if (st.global_known_hosts != NULL)
-    add_files (hosts_files, st.global_known_hosts);
-  else
-    g_ptr_array_add (hosts_files, g_strdup (DEFAULT_GLOBAL_KNOWN_HOSTS));
   g_ptr_array_add (hosts_files, NULL);
 
   g_autofree char *remote_command = g_strjoinv (" ", command);
   const char *agent_socket = g_getenv ("SSH_AUTH_SOCK");
   MsSshConfig config = {
-    .host = host,
+    .host = st.host_name,
     .port = (guint16) st.port,
     .user = st.user,
     .host_key_alias = st.host_key_alias,
