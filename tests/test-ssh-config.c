@@ -154,6 +154,30 @@ test_host_negation (void)
   g_assert_null (inside->host_key_alias.value);
 }
 
+/* '*' and '?' on bytes: several stars, backtracking, and a pattern that
+ * is not UTF-8 (GLib's matcher aborts on one; the fuzzer found that). */
+static void
+test_host_globs (void)
+{
+  const char *text = "Host a*b*c\n"
+                     "  Port 1001\n"
+                     "Host h?st\n"
+                     "  User one-char\n"
+                     "Host caf\351* *\377\n"
+                     "  HostKeyAlias latin1\n";
+  g_autoptr (MsSshHostConfig) abc = resolve (text, "aXbYbZc");
+  g_assert_cmpint (abc->port.value, ==, 1001);
+  g_autoptr (MsSshHostConfig) abx = resolve (text, "abcx");
+  g_assert_cmpint (abx->port.value, ==, -1);
+  g_autoptr (MsSshHostConfig) host = resolve (text, "HOST");
+  g_assert_cmpstr (host->user.value, ==, "one-char");
+  g_autoptr (MsSshHostConfig) hoost = resolve (text, "hoost");
+  g_assert_null (hoost->user.value);
+  g_assert_null (hoost->host_key_alias.value);
+  g_autoptr (MsSshHostConfig) latin1 = resolve (text, "caf\351.example");
+  g_assert_cmpstr (latin1->host_key_alias.value, ==, "latin1");
+}
+
 static void
 test_first_value_wins (void)
 {
@@ -602,6 +626,7 @@ main (int argc, char **argv)
   fake_reset ();
   g_test_add_func ("/ssh-config/host/patterns", test_host_patterns);
   g_test_add_func ("/ssh-config/host/negation", test_host_negation);
+  g_test_add_func ("/ssh-config/host/globs", test_host_globs);
   g_test_add_func ("/ssh-config/first-value-wins", test_first_value_wins);
   g_test_add_func ("/ssh-config/line/forms", test_line_forms);
   g_test_add_func ("/ssh-config/line/crlf", test_crlf_and_no_final_newline);

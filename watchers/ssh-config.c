@@ -351,6 +351,33 @@ ms_ssh_config_expand (const char *value, const MsSshTokens *t, GError **error)
 static gboolean parse_file (Resolver *r, const char *file, const char *text, gsize len,
                             guint depth, gboolean active, gboolean never_match, GError **error);
 
+/* ssh's pattern matching: '*' any run of bytes, '?' one byte, every
+ * other byte itself; on bytes, not characters (GLib's matcher asserts on a
+ * pattern that is not UTF-8, and a configuration file may hold anything).
+ * Both strings are lower case already. */
+static gboolean
+glob_match (const char *pattern, const char *s)
+{
+  const char *star = NULL, *resume = NULL;
+  while (*s != '\0') {
+    if (*pattern == '*') {
+      star = pattern++;
+      resume = s;
+    } else if (*pattern != '\0' && (*pattern == '?' || *pattern == *s)) {
+      pattern++;
+      s++;
+    } else if (star != NULL) {
+      pattern = star + 1;
+      s = ++resume;
+    } else {
+      return FALSE;
+    }
+  }
+  while (*pattern == '*')
+    pattern++;
+  return *pattern == '\0';
+}
+
 /* Does the host match this Host line's patterns? */
 static gboolean
 host_matches (const Resolver *r, const GPtrArray *patterns)
@@ -360,7 +387,7 @@ host_matches (const Resolver *r, const GPtrArray *patterns)
     const char *pattern = patterns->pdata[i];
     gboolean negated = pattern[0] == '!';
     g_autofree char *lower = g_ascii_strdown (pattern + (negated ? 1 : 0), -1);
-    if (!g_pattern_match_simple (lower, r->host_lower))
+    if (!glob_match (lower, r->host_lower))
       continue;
     if (negated)
       return FALSE; /* a negated match wins over every other pattern */
