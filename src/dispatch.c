@@ -747,7 +747,7 @@ typedef struct {
 } RequestCollector;
 
 static void
-collect_request (gpointer data, const char *tag, const char *name, gint64 sent, const char *progress)
+collect_request (gpointer data, const char *tag, const char *name, gint64 sent, const MsSyncerProgress *progress)
 {
   RequestCollector *c = data;
   MsStatusRequest r = { 0 };
@@ -757,7 +757,7 @@ collect_request (gpointer data, const char *tag, const char *name, gint64 sent, 
   r.tag = KEEP (tag);
   r.mailbox = name != NULL && *name != '\0' ? KEEP (name) : NULL;
   r.sent = sent >= 0 ? wall_of (sent) : 0;
-  r.progress = KEEP (progress);
+  r.progress = progress; /* valid while the report is made */
 #undef KEEP
   g_array_append_val (c->requests, r);
 }

@@ -186,8 +186,9 @@ ms_status_format_text (const MsStatus *s)
       }
       g_autofree char *ago = ms_status_duration (s->now - r->sent);
       g_string_append_printf (out, ", sent %s ago", ago);
-      if (r->progress != NULL) {
-        g_autofree char *p = ms_mailbox_name_for_log (r->progress, strlen (r->progress), MS_MAILBOX_NAME_MAX);
+      g_autofree char *summary = r->progress ? ms_syncer_progress_summary (r->progress) : NULL;
+      if (summary != NULL) {
+        g_autofree char *p = ms_mailbox_name_for_log (summary, strlen (summary), MS_MAILBOX_NAME_MAX);
         g_string_append_printf (out, ", progress: %s", p);
       }
       g_string_append_c (out, '\n');
@@ -337,6 +338,44 @@ json_time (MsJsonWriter *j, const char *key, gint64 t)
     ms_json_null (j);
 }
 
+/* A request's progress: the line for people, and what it counts. */
+static void
+json_progress (MsJsonWriter *j, const MsSyncerProgress *p)
+{
+  g_autofree char *summary = p ? ms_syncer_progress_summary (p) : NULL;
+  ms_json_key (j, "progress");
+  ms_json_string (j, summary);
+  gboolean counted = p != NULL && p->mailboxes_done >= 0;
+  ms_json_key (j, "mailboxes_done");
+  if (counted)
+    ms_json_int (j, p->mailboxes_done);
+  else
+    ms_json_null (j);
+  ms_json_key (j, "mailboxes_total");
+  if (counted)
+    ms_json_int (j, p->mailboxes_total);
+  else
+    ms_json_null (j);
+  ms_json_key (j, "downloads");
+  ms_json_begin_array (j);
+  for (guint i = 0; p != NULL && p->downloads != NULL && i < p->downloads->len; i++) {
+    const MsSyncerDownload *d = g_ptr_array_index (p->downloads, i);
+    ms_json_begin_object (j);
+    ms_json_key (j, "mailbox");
+    ms_json_string (j, d->mailbox);
+    ms_json_key (j, "messages_done");
+    ms_json_int (j, (gint64) d->messages_done);
+    ms_json_key (j, "messages_total");
+    ms_json_int (j, (gint64) d->messages_total);
+    ms_json_key (j, "bytes_done");
+    ms_json_int (j, (gint64) d->bytes_done);
+    ms_json_key (j, "bytes_total");
+    ms_json_int (j, (gint64) d->bytes_total);
+    ms_json_end_object (j);
+  }
+  ms_json_end_array (j);
+}
+
 /* An array of names (null for NULL); sets *truncated when it stops early. */
 static void
 json_names (MsJsonWriter *j, const char *key, GPtrArray *names, gboolean *truncated)
@@ -434,8 +473,7 @@ ms_status_format_json (const MsStatus *s)
       ms_json_key (j, "mailbox");
       ms_json_string (j, r->mailbox);
       json_time (j, "sent", r->sent);
-      ms_json_key (j, "progress");
-      ms_json_string (j, r->progress);
+      json_progress (j, r->progress);
       ms_json_end_object (j);
     }
     ms_json_end_array (j);

@@ -16,6 +16,8 @@
 
 #include <glib.h>
 
+#include "syncer-progress.h"
+
 /* See above.  A few hundred mailboxes with reasons fit comfortably. */
 #define MS_STATUS_MAX_BYTES (256 * 1024)
 
@@ -48,7 +50,7 @@ typedef struct {
   const char *tag;      /* "" while waiting to be sent */
   const char *mailbox;  /* NULL: all mailboxes */
   gint64 sent;          /* 0 while waiting to be sent */
-  const char *progress; /* its last PROGRESS text, or NULL */
+  const MsSyncerProgress *progress; /* what its PROGRESS lines said; NULL: nothing */
 } MsStatusRequest;
 
 typedef struct {

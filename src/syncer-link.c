@@ -234,7 +234,7 @@ typedef struct {
   char tag[MS_SYNCER_TAG_MAX + 1];
   char *name;       /* as requested; NULL or "" for all mailboxes */
   gint64 sent;      /* monotonic ms when its line was queued for writing */
-  char *progress;   /* the text of its last PROGRESS line, or NULL */
+  MsSyncerProgress progress; /* what its PROGRESS lines said */
   MsSyncerAnswerFunc answer; /* NULL once forgotten */
   gpointer user_data;
 } Request;
@@ -274,7 +274,7 @@ static void
 request_free (Request *r)
 {
   g_free (r->name);
-  g_free (r->progress);
+  ms_syncer_progress_clear (&r->progress);
   g_free (r);
 }
 
@@ -529,6 +529,7 @@ ms_syncer_link_request (MsSyncerLink *link, const char *name, MsSyncerAnswerFunc
   if (link->state != MS_SYNCER_RUNNING)
     return FALSE;
   Request *r = g_new0 (Request, 1);
+  ms_syncer_progress_init (&r->progress);
   r->seq = link->next_seq++;
   r->name = g_strdup (name);
   r->answer = answer;
@@ -595,10 +596,9 @@ take_answer (MsSyncerLink *link, const MsSyncerLine *line)
     return;
   }
   if (line->kind == MS_SYNCER_LINE_PROGRESS) {
-    g_free (r->progress);
-    r->progress = g_strndup (line->text, line->text_len);
+    const char *shown = ms_syncer_progress_take (&r->progress, line->text, line->text_len);
     if (r->answer != NULL)
-      ms_msg_syncer_progress (r->name, line->text, line->text_len);
+      ms_msg_syncer_progress (r->name, shown, strlen (shown));
     return;
   }
 
@@ -826,11 +826,11 @@ ms_syncer_link_foreach_request (MsSyncerLink *link, MsSyncerRequestFunc func, gp
   g_ptr_array_sort (sent, compare_seq);
   for (guint i = 0; i < sent->len; i++) {
     Request *r = g_ptr_array_index (sent, i);
-    func (user_data, r->tag, r->name, r->sent, r->progress);
+    func (user_data, r->tag, r->name, r->sent, &r->progress);
   }
   for (GList *l = link->waiting.head; l != NULL; l = l->next) {
     Request *r = l->data;
-    func (user_data, "", r->name, -1, NULL);
+    func (user_data, "", r->name, -1, &r->progress);
   }
 }
 

@@ -44,6 +44,7 @@
 #include <glib.h>
 
 #include "config.h"
+#include "syncer-progress.h"
 
 /* The protocol version this coordinator speaks. */
 #define MS_SYNCER_PROTOCOL_VERSION 1
@@ -171,10 +172,11 @@ void ms_syncer_link_forget (MsSyncerLink *link, gpointer user_data);
  * sent; name is NULL for all mailboxes; progress is the text of its last
  * PROGRESS line, or NULL.  All borrowed, valid during the call. */
 typedef void (*MsSyncerRequestFunc) (gpointer user_data, const char *tag, const char *name,
-                                     gint64 sent, const char *progress);
+                                     gint64 sent, const MsSyncerProgress *progress);
 
 /* Calls `func` for every outstanding request, in the order they were made.
- * `sent` is monotonic ms. */
+ * `sent` is monotonic ms; `progress` stays valid until the link runs
+ * again (the main loop, or another call on it). */
 void ms_syncer_link_foreach_request (MsSyncerLink *link, MsSyncerRequestFunc func,
                                      gpointer user_data);
 

@@ -110,12 +110,14 @@ typedef struct {
   const char *progress_tag; /* --serve: a PROGRESS line per mailbox */
 } Tally;
 
-/* "120/5000 messages, 3.1 MB of 86.0 MB" (transfer full) */
+/* "120/5000 messages, 3145728/90177536 bytes": the form of a download
+ * that mswatch reads (protocol.md), and shows with the sizes in words.
+ * (transfer full) */
 static char *
 progress_text (const MsSyncProgress *p)
 {
-  g_autofree char *done = g_format_size (p->bytes_done), *total = g_format_size (p->bytes_total);
-  return g_strdup_printf ("%u/%u messages, %s of %s", p->done, p->total, done, total);
+  return g_strdup_printf ("%u/%u messages, %" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT " bytes", p->done, p->total,
+                          (guint64) p->bytes_done, (guint64) p->bytes_total);
 }
 
 static void

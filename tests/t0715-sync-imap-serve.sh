@@ -339,5 +339,5 @@ wait_answer "a first download of INBOX is answered" p1
 n=$(sync_server INBOX | grep -c .)
 is "... after a progress line per message, of $n" "$(grep -cE "^p1 PROGRESS [0-9]+/$n messages, " "$OUT")" "$n"
 is "... the last one with all of them and all their bytes" \
-  "$(grep '^p1 PROGRESS' "$OUT" | tail -n 1 | sed -nE 's/^p1 PROGRESS ([0-9]+)\/\1 messages, (.+) of \2$/complete/p')" complete
+  "$(grep '^p1 PROGRESS' "$OUT" | tail -n 1 | sed -nE 's/^p1 PROGRESS ([0-9]+)\/\1 messages, ([1-9][0-9]*)\/\2 bytes$/complete/p')" complete
 stop_serve

@@ -20,7 +20,8 @@ HAVE_PYTHON=
 command -v python3 >/dev/null 2>&1 && python3 -c 'import json' 2>/dev/null && HAVE_PYTHON=1
 
 # A resident syncer that answers OK, FAIL for "bad", and for "slow" a
-# PROGRESS line and then nothing; it exits at EOF.
+# PROGRESS line (a download, in the form mswatch reads) and then nothing;
+# it exits at EOF.
 SYNCER="$T_DIR/status-syncer"
 cat >"$SYNCER" <<'SYNCER_END'
 #!/bin/sh
@@ -32,7 +33,7 @@ while IFS= read -r line; do
   name=${name# }
   case $name in
     bad) echo "$tag FAIL mailbox \"bad\" does not exist" ;;
-    slow) echo "$tag PROGRESS 3/10 messages" ;;
+    slow) echo "$tag PROGRESS 3/10 messages, 3000/10000 bytes" ;;
     *) echo "$tag OK 1 0" ;;
   esac
 done
@@ -140,10 +141,10 @@ fi
 # The syncer in flight: slow (inter_delay 1) brings the sync forward, and
 # the syncer answers p1 but leaves slow in progress.
 feed_a slow
-wait_until 6 report_has '^Request m[0-9]+: slow, sent [0-9hms]+ ago, progress: 3/10 messages$'
+wait_until 6 report_has '^Request m[0-9]+: slow, sent [0-9hms]+ ago, progress: 3/10 messages, 3\.0 kB of 10\.0 kB$'
 status >"$T_DIR/status.txt"
 check "Request: the tag, the name, its age and its last PROGRESS text" grep -qE \
-  '^Request m[0-9]+: slow, sent [0-9hms]+ ago, progress: 3/10 messages$' "$T_DIR/status.txt"
+  '^Request m[0-9]+: slow, sent [0-9hms]+ ago, progress: 3/10 messages, 3\.0 kB of 10\.0 kB$' "$T_DIR/status.txt"
 is "Syncer: one request in flight" "$(field "Syncer" | sed -E 's/for [0-9hms]+/for T/')" \
   "running for T, 1 request in flight"
 is "Sync: the running batch" "$(field "Sync" | sed -E 's/for [0-9hms]+/for T/')" \
@@ -170,12 +171,16 @@ if [ -n "$HAVE_PYTHON" ]; then
   between "JSON: b's restart_at is 7-10 s ahead" "$(json_get 'j["watchers"][1]["restart_at"] - j["now"]')" 7 10
   is "JSON: the request in flight and its progress" \
     "$(json_get '[(r["mailbox"], r["progress"], r["tag"].startswith("m"), r["sent"] <= j["now"]) for r in j["syncer"]["requests"]]')" \
-    "[('slow', '3/10 messages', True, True)]"
+    "[('slow', '3/10 messages, 3.0 kB of 10.0 kB', True, True)]"
+  is "JSON: its download, counted" \
+    "$(json_get '[(d["mailbox"], d["messages_done"], d["messages_total"], d["bytes_done"], d["bytes_total"]) for d in j["syncer"]["requests"][0]["downloads"]]')" \
+    "[(None, 3, 10, 3000, 10000)]"
   is "JSON: the running sync" "$(json_get '(j["sync"]["kind"], j["sync"]["mailboxes"])')" "('changes', ['p1', 'slow'])"
 else
   check "JSON (no python3): exact keys" sh -c "grep -qF '\"state\":\"restarting\"' '$T_DIR/status.json' &&
     grep -qF '\"mailbox\":\"slow\",\"sent\":' '$T_DIR/status.json' &&
-    grep -qF '\"progress\":\"3/10 messages\"' '$T_DIR/status.json'"
+    grep -qF '\"progress\":\"3/10 messages, 3.0 kB of 10.0 kB\"' '$T_DIR/status.json' &&
+    grep -qF '\"downloads\":[{\"mailbox\":null,\"messages_done\":3,\"messages_total\":10,\"bytes_done\":3000,\"bytes_total\":10000}]' '$T_DIR/status.json'"
 fi
 check "SIGUSR1's report is unchanged: the store lines and the syncer line" sh -c "
   kill -USR1 $MS_PID; sleep 0.2

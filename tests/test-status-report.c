@@ -59,9 +59,18 @@ fill_busy (MsStatus *s, GArray *requests, GArray *mailboxes, GPtrArray *pa, GPtr
   s->syncer_failures = 0;
   s->syncer_connection = "2 of 4 connections open to imap.example.org";
   s->syncer_connection_since = T0 - 40;
-  MsStatusRequest r1 = { "m12", "INBOX", T0 - 3, "120/5000 messages" };
+  /* One mailbox's download, and a sync of all with one under way. */
+  static MsSyncerProgress one, all;
+  ms_syncer_progress_clear (&one);
+  ms_syncer_progress_clear (&all);
+  const char *lines[] = { "120/5000 messages, 3145728/90177536 bytes", "2/50 mailboxes",
+                          "Lists: 1/4 messages, 500/2000 bytes" };
+  ms_syncer_progress_take (&one, lines[0], strlen (lines[0]));
+  ms_syncer_progress_take (&all, lines[1], strlen (lines[1]));
+  ms_syncer_progress_take (&all, lines[2], strlen (lines[2]));
+  MsStatusRequest r1 = { "m12", "INBOX", T0 - 3, &one };
   MsStatusRequest r2 = { "", "Lists.foo", 0, NULL };
-  MsStatusRequest r3 = { "m13", NULL, T0 - 1, NULL };
+  MsStatusRequest r3 = { "m13", NULL, T0 - 1, &all };
   g_array_append_val (requests, r1);
   g_array_append_val (requests, r2);
   g_array_append_val (requests, r3);
@@ -131,9 +140,9 @@ test_text (void)
     "Syncer: running for 5m00s, 3 requests in flight\n"
     "Syncer failures: 0\n"
     "Syncer connection: 2 of 4 connections open to imap.example.org (since %s)\n"
-    "Request m12: INBOX, sent 3s ago, progress: 120/5000 messages\n"
+    "Request m12: INBOX, sent 3s ago, progress: 120/5000 messages, 3.1 MB of 90.2 MB\n"
     "Request -: Lists.foo, waiting to be sent\n"
-    "Request m13: all mailboxes, sent 1s ago\n"
+    "Request m13: all mailboxes, sent 1s ago, progress: 2/50 mailboxes; Lists: 1/4 messages, 500 bytes of 2.0 kB\n"
     "Sync: running for 12s (2 mailboxes): INBOX Sent\n"
     "Pending local: a b x\n"
     "Pending server:\n"
@@ -214,9 +223,16 @@ test_json (void)
     "\"watcher_failures\":2,"
     "\"syncer\":{\"state\":\"running\",\"since\":%d,\"restart_at\":null,\"failures\":0,"
     "\"connection\":\"2 of 4 connections open to imap.example.org\",\"connection_since\":%d,\"requests\":["
-    "{\"tag\":\"m12\",\"mailbox\":\"INBOX\",\"sent\":%d,\"progress\":\"120/5000 messages\"},"
-    "{\"tag\":null,\"mailbox\":\"Lists.foo\",\"sent\":null,\"progress\":null},"
-    "{\"tag\":\"m13\",\"mailbox\":null,\"sent\":%d,\"progress\":null}]},"
+    "{\"tag\":\"m12\",\"mailbox\":\"INBOX\",\"sent\":%d,"
+    "\"progress\":\"120/5000 messages, 3.1 MB of 90.2 MB\",\"mailboxes_done\":null,\"mailboxes_total\":null,"
+    "\"downloads\":[{\"mailbox\":null,\"messages_done\":120,\"messages_total\":5000,"
+    "\"bytes_done\":3145728,\"bytes_total\":90177536}]},"
+    "{\"tag\":null,\"mailbox\":\"Lists.foo\",\"sent\":null,\"progress\":null,"
+    "\"mailboxes_done\":null,\"mailboxes_total\":null,\"downloads\":[]},"
+    "{\"tag\":\"m13\",\"mailbox\":null,\"sent\":%d,"
+    "\"progress\":\"2/50 mailboxes; Lists: 1/4 messages, 500 bytes of 2.0 kB\",\"mailboxes_done\":2,"
+    "\"mailboxes_total\":50,\"downloads\":[{\"mailbox\":\"Lists\",\"messages_done\":1,\"messages_total\":4,"
+    "\"bytes_done\":500,\"bytes_total\":2000}]}]},"
     "\"sync\":{\"kind\":\"changes\",\"started\":%d,\"mailboxes\":[\"INBOX\",\"Sent\"]},"
     "\"pending\":[{\"store\":\"local\",\"mailboxes\":[\"a b\",\"x\"]},{\"store\":\"server\",\"mailboxes\":[]}],"
     "\"next_sync\":{\"kind\":\"changes\",\"at\":%d,\"waiting_for\":null},\"next_poll\":null,"
