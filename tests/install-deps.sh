@@ -6,7 +6,8 @@
 set -eu
 
 PACKAGES="build-essential autoconf automake pkg-config libglib2.0-dev libssl-dev libssh2-1-dev
-  openssh-server openssh-client dovecot-imapd isync inotify-tools procps psmisc openssl"
+  openssh-server openssh-client dovecot-imapd isync inotify-tools procps psmisc openssl
+  iproute2 util-linux"
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-deps: run as root (sudo)" >&2

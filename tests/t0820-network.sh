@@ -3,7 +3,9 @@
 # mswatch restarts its watchers at once and cuts every backoff wait short.
 # Both are detected inside mswatch (the decisions are unit-tested in
 # tests/test-wake.c); here SIGUSR2, the documented way for a sleep or
-# network hook to say the same, stands in for them.  Each wait below is
+# network hook to say the same, stands in for them, and at the end GLib's
+# network monitor itself sees a default route come and go in a network
+# namespace of mswatch's own.  Each wait below is
 # inter_delay (30 s) long, and must end within a couple of seconds of the
 # signal.
 . "$top_srcdir/tests/lib/test-lib.sh"
@@ -151,5 +153,50 @@ check "... the new one syncs all mailboxes, which covers the hung one" new_synce
 wait_until 5 status_has '^Pending a:$'
 check "... which is no longer pending" status_has '^Pending a:$'
 stop_ms
+
+# --- the network monitor itself ------------------------------------------------------
+# GLib's netlink monitor (what runs without NetworkManager), with mswatch in
+# a network namespace of its own that has only a loopback: no network until
+# the test adds a default route (through lo: no other address), and the
+# network back then.  A route change while the network stays up is no
+# wake-up.
+if unshare -n true 2>/dev/null && command -v ip >/dev/null 2>&1 && command -v nsenter >/dev/null 2>&1; then
+  fresh_run
+  write_rc <<EOF
+base_delay 1
+inter_delay 30
+EOF
+  # Runs its arguments in a namespace of their own, with the loopback up;
+  # every step execs, so MS_PID is mswatch's.
+  cat >"$T_DIR/in-netns" <<'EOF'
+#!/bin/sh
+exec unshare -n sh -c 'ip link set lo up && exec "$@"' sh "$@"
+EOF
+  chmod 755 "$T_DIR/in-netns"
+  MS_WRAP="GIO_USE_NETWORK_MONITOR=netlink $T_DIR/in-netns" start_ms
+  wait_until 10 startup_done
+  in_ns () { nsenter -t "$MS_PID" -n "$@"; }
+  wakes () { count_lines "$T_DIR/out" "Woke up (the network is back)"; }
+  wakes_at_least () { [ "$(wakes)" -ge "$1" ]; }
+  check "mswatch runs in a namespace without a default route" sh -c "! nsenter -t $MS_PID -n ip route | grep -q default"
+  is "... which is no network, and no wake-up" "$(wakes)" 0
+  n=$(nstarts a)
+  WOKE=$(now_ms)
+  in_ns ip route add default dev lo
+  wait_until 10 wakes_at_least 1
+  check "a default route appears: the network is back" grep -qxF \
+    "Woke up (the network is back): retrying now and restarting the watchers" "$T_DIR/out"
+  wait_until 5 starts_at_least a $((n + 1))
+  between "... and the watchers are started again at once (ms)" "$(( $(start_ms_of a $((n + 1))) - WOKE ))" 0 3000
+  check "the status shows it" wait_until 5 status_has '^Wake-up: network at [0-9-]+ [0-9:]+$'
+  in_ns ip route add 127.77.0.0/16 dev lo
+  in_ns ip route del default dev lo
+  in_ns ip route add default dev lo
+  wait_until 10 wakes_at_least 2
+  is "another route while up is nothing; gone and back again is one more wake-up" "$(wakes)" 2
+  stop_ms
+else
+  ok "the netlink network monitor # SKIP needs unshare -n, ip and nsenter"
+fi
 
 plan "$T_N"

@@ -58,10 +58,13 @@ write_rc () {
 
 # start_ms [OPTION...]: starts mswatch in the background on $RC.  SIGINT is
 # reset to its default (a background job of a script inherits it ignored).
+# MS_WRAP, when set, is a command (words) that runs mswatch in the same
+# process, such as "unshare -n".
 start_ms () {
   : >"$T_DIR/out"
   : >"$T_DIR/err"
-  env --default-signal=INT mswatch -c "$RC" "$@" >"$T_DIR/out" 2>"$T_DIR/err" 7>&- 8>&- </dev/null &
+  # shellcheck disable=SC2086
+  env --default-signal=INT ${MS_WRAP:-} mswatch -c "$RC" "$@" >"$T_DIR/out" 2>"$T_DIR/err" 7>&- 8>&- </dev/null &
   MS_PID=$!
   MS_STATUS=
 }
