@@ -188,11 +188,13 @@ ms_sync_pool_describe (MsSyncPool *pool)
   g_autofree char *server = t->tunnel != NULL ? g_strdup ("the tunnel") : g_strdup (t->host);
   g_mutex_lock (&pool->lock);
   char *text;
-  if (pool->connect_error != NULL)
+  guint open = open_conns (pool);
+  /* With some open, a failed attempt at one more is no outage. */
+  if (open == 0 && pool->connect_error != NULL)
     text = g_strdup_printf ("down: %s (%u failed attempt%s in a row)", pool->connect_error->message,
                             pool->connect_failures, pool->connect_failures == 1 ? "" : "s");
   else
-    text = g_strdup_printf ("%u of %u connections open to %s", open_conns (pool), pool->n_conns, server);
+    text = g_strdup_printf ("%u of %u connections open to %s", open, pool->n_conns, server);
   g_mutex_unlock (&pool->lock);
   return text;
 }
@@ -453,6 +455,7 @@ worker_main (gpointer data)
           pool->n_conns = open;
           pool->connect_failures = 0;
           pool->next_connect_us = 0;
+          g_clear_error (&pool->connect_error);
         }
         g_mutex_unlock (&pool->lock);
         return NULL;

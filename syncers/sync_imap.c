@@ -108,23 +108,26 @@ typedef struct {
   gboolean all_permanent; /* every failure was one that retrying cannot fix */
   gboolean print_errors;  /* one-shot: failures on stderr, not the first one again */
   const char *progress_tag; /* --serve: a PROGRESS line per mailbox */
+  GArray *downloads;      /* --serve: MsSyncProgress per mailbox, the last one
+                           * sent (total 0: none), for the closing line */
 } Tally;
 
 /* "120/5000 messages, 3145728/90177536 bytes": the form of a download
  * that mswatch reads (protocol.md), and shows with the sizes in words.
- * (transfer full) */
+ * The total is the server's RFC822.SIZE sum, which some servers give low;
+ * what came in is never shown as more than the total.  (transfer full) */
 static char *
 progress_text (const MsSyncProgress *p)
 {
-  return g_strdup_printf ("%u/%u messages, %" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT " bytes", p->done, p->total,
-                          (guint64) p->bytes_done, (guint64) p->bytes_total);
+  return g_strdup_printf ("%u/%u messages, %" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT " bytes", p->done,
+                          MAX (p->done, p->total), (guint64) p->bytes_done,
+                          (guint64) MAX (p->bytes_done, p->bytes_total));
 }
 
 static void
 on_tally (gpointer data, guint index, const MsSyncResult *r)
 {
   Tally *t = data;
-  (void) index;
   t->done++;
   if (r->ok) {
     t->near_changes += r->near_changes;
@@ -138,14 +141,27 @@ on_tally (gpointer data, guint index, const MsSyncResult *r)
     if (t->first == NULL)
       t->first = g_error_copy (r->error);
   }
-  if (t->progress_tag != NULL)
-    say ("%s PROGRESS %u/%u mailboxes", t->progress_tag, t->done, t->boxes->len);
+  if (t->progress_tag == NULL)
+    return;
+  /* A download that ended short of its total (messages expunged meanwhile,
+   * a failure) is closed at what it got, so that mswatch stops showing it
+   * as under way. */
+  MsSyncProgress *last = t->downloads ? &g_array_index (t->downloads, MsSyncProgress, index) : NULL;
+  if (last != NULL && last->total > 0 && (last->done < last->total || last->bytes_done < last->bytes_total)) {
+    MsSyncProgress closed = { last->done, last->done, last->bytes_done, last->bytes_done };
+    g_autofree char *text = progress_text (&closed);
+    say ("%s PROGRESS %s: %s", t->progress_tag, (const char *) g_ptr_array_index (t->boxes, index), text);
+  }
+  say ("%s PROGRESS %u/%u mailboxes", t->progress_tag, t->done, t->boxes->len);
 }
 
 static void
 on_tally_progress (gpointer data, guint index, const MsSyncProgress *progress)
 {
   Tally *t = data;
+  if (t->downloads == NULL)
+    t->downloads = g_array_set_size (g_array_new (FALSE, TRUE, sizeof (MsSyncProgress)), t->boxes->len);
+  g_array_index (t->downloads, MsSyncProgress, index) = *progress;
   g_autofree char *text = progress_text (progress);
   say ("%s PROGRESS %s: %s", t->progress_tag, (const char *) g_ptr_array_index (t->boxes, index), text);
 }
@@ -392,6 +408,7 @@ serve_all (Server *srv, Request *r)
     tally.boxes = boxes;
     ms_sync_pool_run (srv->pool, boxes, on_tally, on_tally_progress, &tally);
     error = g_steal_pointer (&tally.first);
+    g_clear_pointer (&tally.downloads, g_array_unref);
   } else {
     g_message ("%s", error->message);
     tally.all_permanent = FALSE;

@@ -14,7 +14,7 @@
 . "$top_srcdir/tests/lib/dovecot.sh"   # for dovecot_free_port only
 . "$top_srcdir/tests/helpers/sync-lib.sh"
 
-plan 65
+plan 72
 
 SCRIPTED=$SYNC_HELPERS/scripted-imap.sh
 
@@ -193,3 +193,22 @@ sync_exit_is "a TLS server gone in the middle of an APPEND: the sync fails (exit
 check "... saying the connection broke" grep -qE '^sync_imap: INBOX: (TLS (write|read)|.*closed the connection)' "$SYNC_LOG"
 is "... the two server messages were pulled before" "$(sync_count "$H/INBOX")" 3
 sync_same "... nothing was written outside the Maildir root" "$(outside hangup)" "$before"
+
+# --- PROGRESS stays in its form when the server's counts are off ---------------------
+# The download form (docs/protocol.md) never has more done than the total,
+# and a download ends at done = total: with sizes the server gives too low,
+# and with a message listed but gone when its body is fetched.
+for scenario in size-low vanish; do
+  scripted_rc "$scenario" "$scenario"
+  printf 'a1 SYNC\n' | sync_imap --progress-interval 0 -c "$T_DIR/rc-$scenario" --serve c \
+    > "$T_DIR/$scenario.out" 2> "$T_DIR/$scenario.err"
+  grep '^a1 PROGRESS INBOX: ' "$T_DIR/$scenario.out" > "$T_DIR/$scenario.progress"
+  check "$scenario: download progress lines come" test -s "$T_DIR/$scenario.progress"
+  is "$scenario: none has more done than its total" \
+    "$(awk '{ split($4, m, "/"); split($6, b, "/"); if (m[1] + 0 > m[2] + 0 || b[1] + 0 > b[2] + 0) print }' \
+       "$T_DIR/$scenario.progress")" ""
+  is "$scenario: the last one is complete" \
+    "$(tail -n 1 "$T_DIR/$scenario.progress" | sed -nE 's/^a1 PROGRESS INBOX: ([0-9]+)\/\1 messages, ([0-9]+)\/\2 bytes$/complete/p')" \
+    complete
+done
+is "vanish: one message arrived" "$(sync_count "$T_DIR/vanish/INBOX")" 1

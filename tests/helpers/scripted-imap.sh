@@ -16,6 +16,9 @@
 #                    after which the server hangs up
 #   literal-long     a body literal announced smaller than what is sent
 #   huge-literal     a body literal claiming 100 GB
+#   size-low         RFC822.SIZE in the listing half the bodies' sizes
+#   vanish           message 2 is listed, but a FETCH of its body answers
+#                    nothing for it (as if expunged in between)
 #   bye              BYE in answer to SELECT, then the server hangs up
 #   slow-select      SELECT is answered after $SCRIPTED_STALL_S seconds
 #   select-no        SELECT is answered NO
@@ -127,18 +130,22 @@ while IFS= read -r input; do
       line "* 2 EXISTS" "* OK [UIDVALIDITY 7] ok" "* OK [UIDNEXT 3] ok" "$tag OK [READ-WRITE] done" ;;
     "UID FETCH "*"BODY.PEEK[]"*)
       case $cmd in
-        *" 1:2 "*|*" 1,2 "*) fetch_body 1; fetch_body 2 ;;
+        *" 1:2 "*|*" 1,2 "*) fetch_body 1; [ "$scenario" = vanish ] || fetch_body 2 ;;
         *" 1 "*) fetch_body 1 ;;
-        *" 2 "*) fetch_body 2 ;;
+        *" 2 "*) [ "$scenario" = vanish ] || fetch_body 2 ;;
       esac
       line "$tag OK done" ;;
     "UID FETCH "*)
-      if [ "$scenario" = bad-fetch ]; then
-        line "* 1 FETCH (UID 1 FLAGS (\\Seen RFC822.SIZE $size1"
-      else
-        line "* 1 FETCH (UID 1 FLAGS (\\Seen) RFC822.SIZE $size1)"
+      listed1=$size1 listed2=$size2
+      if [ "$scenario" = size-low ]; then
+        listed1=$((size1 / 2)) listed2=$((size2 / 2))
       fi
-      line "* 2 FETCH (UID 2 FLAGS () RFC822.SIZE $size2)" "$tag OK done" ;;
+      if [ "$scenario" = bad-fetch ]; then
+        line "* 1 FETCH (UID 1 FLAGS (\\Seen RFC822.SIZE $listed1"
+      else
+        line "* 1 FETCH (UID 1 FLAGS (\\Seen) RFC822.SIZE $listed1)"
+      fi
+      line "* 2 FETCH (UID 2 FLAGS () RFC822.SIZE $listed2)" "$tag OK done" ;;
     "APPEND "*"{"*"+}")
       if [ "$scenario" = append-hangup ]; then
         : > "$log.append"
