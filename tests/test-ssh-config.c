@@ -502,7 +502,31 @@ test_match (void)
   g_assert_cmpint (cfg->port.value, ==, 23);
   g_assert_cmpstr (cfg->host_key_alias.value, ==, "from-match-all");
   g_assert_null (cfg->proxy.value);
-  g_assert_true (ms_ssh_host_config_check_proxy (cfg, NULL));
+  /* But a proxy in a Match block ssh might apply is never skipped
+   * silently: the first one is refused, naming its line. */
+  g_autoptr (GError) error = NULL;
+  g_assert_false (ms_ssh_host_config_check_proxy (cfg, &error));
+  g_assert_error (error, MS_ERROR, MS_ERROR_CONFIG);
+  g_assert_cmpstr (error->message, ==,
+                   "cfg:3: ProxyJump jump.example.org is in a Match block, which watch_ssh does not "
+                   "evaluate; it may apply to this host, and watch_ssh cannot connect through another "
+                   "host or a command (give -o ProxyJump=none if this host is reached directly)");
+
+  /* Decided before it (first value wins), or "none": no refusal. */
+  const char *decided = "Host x\n  ProxyJump none\nMatch host x\n  ProxyJump jump\n";
+  g_autoptr (MsSshHostConfig) d = resolve (decided, "x");
+  g_assert_true (ms_ssh_host_config_check_proxy (d, NULL));
+  const char *none = "Match host x\n  ProxyCommand none\n";
+  g_autoptr (MsSshHostConfig) n = resolve (none, "x");
+  g_assert_true (ms_ssh_host_config_check_proxy (n, NULL));
+  /* One in a Host block that does not apply is not a Match block. */
+  const char *other_host = "Host y\n  ProxyJump jump\nMatch all\n  User u\n";
+  g_autoptr (MsSshHostConfig) o = resolve (other_host, "x");
+  g_assert_true (ms_ssh_host_config_check_proxy (o, NULL));
+  /* A Host line ends the Match block. */
+  const char *after = "Match user me\n  User u\nHost *\n  Port 22\n";
+  g_autoptr (MsSshHostConfig) a = resolve (after, "x");
+  g_assert_true (ms_ssh_host_config_check_proxy (a, NULL));
 }
 
 static void

@@ -82,6 +82,7 @@ typedef struct {
   guint depth;       /* 0 for the top file */
   gboolean active;   /* the current block applies */
   gboolean never_match;
+  gboolean unevaluated; /* the current block is a Match block not evaluated */
 } Place;
 
 /* --- messages ------------------------------------------------------------ */
@@ -349,7 +350,7 @@ ms_ssh_config_expand (const char *value, const MsSshTokens *t, GError **error)
 /* --- the lines ---------------------------------------------------------------- */
 
 static gboolean parse_file (Resolver *r, const char *file, const char *text, gsize len,
-                            guint depth, gboolean active, gboolean never_match, GError **error);
+                            const Place *from, GError **error);
 
 /* ssh's pattern matching: '*' any run of bytes, '?' one byte, every
  * other byte itself; on bytes, not characters (GLib's matcher asserts on a
@@ -436,8 +437,7 @@ include_files (Resolver *r, const Place *at, const GPtrArray *words, GError **er
       }
       /* The included file starts in the includer's block; nothing in it
        * applies if that block does not. */
-      if (!parse_file (r, *path, text, len, at->depth + 1, at->active,
-                       at->never_match || !at->active, error))
+      if (!parse_file (r, *path, text, len, at, error))
         return FALSE;
     }
   }
@@ -476,11 +476,13 @@ option_line (Resolver *r, Place *at, Key key, const char *name, const GPtrArray 
   switch (key) {
   case KEY_HOST:
     at->active = !at->never_match && host_matches (r, words);
+    at->unevaluated = FALSE;
     return TRUE;
 
   case KEY_MATCH:
     /* Not evaluated (see ssh-config.h), but "Match all" is plain. */
     at->active = !at->never_match && words->len == 1 && g_ascii_strcasecmp (value, "all") == 0;
+    at->unevaluated = !at->active && !at->never_match;
     return TRUE;
 
   case KEY_INCLUDE:
@@ -546,11 +548,19 @@ option_line (Resolver *r, Place *at, Key key, const char *name, const GPtrArray 
 
   case KEY_PROXY_JUMP:
   case KEY_PROXY_COMMAND:
-    /* Whichever of the two comes first decides, "none" included. */
-    if (at->active && cfg->proxy.value == NULL) {
+    /* Whichever of the two comes first decides, "none" included.  One in
+     * a Match block ssh might apply is kept aside, if nothing decided
+     * before it. */
+    if ((at->active || at->unevaluated) && cfg->proxy.value == NULL && cfg->unevaluated_proxy.value == NULL) {
       g_autofree char *joined = g_strjoinv (" ", (char **) words->pdata);
-      take_string (&cfg->proxy, at, joined);
-      cfg->proxy_keyword = key == KEY_PROXY_JUMP ? "ProxyJump" : "ProxyCommand";
+      if (at->active) {
+        take_string (&cfg->proxy, at, joined);
+        cfg->proxy_keyword = key == KEY_PROXY_JUMP ? "ProxyJump" : "ProxyCommand";
+      } else if (g_ascii_strcasecmp (joined, "none") != 0) {
+        cfg->unevaluated_proxy.value = g_steal_pointer (&joined);
+        cfg->unevaluated_proxy.where = where (at);
+        cfg->unevaluated_proxy_keyword = key == KEY_PROXY_JUMP ? "ProxyJump" : "ProxyCommand";
+      }
     }
     return TRUE;
 
@@ -612,12 +622,20 @@ parse_line (Resolver *r, Place *at, const char *p, const char *end, GError **err
   return option_line (r, at, key, name, words, error);
 }
 
+/* Parses a file included from `from`, whose block it starts in (the top
+ * file: `from` NULL). */
 static gboolean
-parse_file (Resolver *r, const char *file, const char *text, gsize len, guint depth,
-            gboolean active, gboolean never_match, GError **error)
+parse_file (Resolver *r, const char *file, const char *text, gsize len, const Place *from,
+            GError **error)
 {
-  Place at = { .file = file, .line = 0, .depth = depth, .active = active,
-               .never_match = never_match };
+  Place at = { .file = file, .line = 0, .depth = 0, .active = TRUE, .never_match = FALSE,
+               .unevaluated = FALSE };
+  if (from != NULL) {
+    at.depth = from->depth + 1;
+    at.active = from->active;
+    at.never_match = from->never_match || !from->active;
+    at.unevaluated = from->unevaluated;
+  }
   if (len > MS_SSH_CONFIG_FILE_MAX) {
     g_set_error (error, MS_ERROR, MS_ERROR_LIMIT, "%s: larger than %d bytes", file,
                  MS_SSH_CONFIG_FILE_MAX);
@@ -653,7 +671,7 @@ ms_ssh_config_resolve (const char *file, const char *text, gsize len, const char
   g_autofree char *host_lower = g_ascii_strdown (host, -1);
   Resolver r = { .files = files, .host = host, .host_lower = host_lower, .home = home,
                  .cfg = cfg };
-  if (!parse_file (&r, file, text, len, 0, TRUE, FALSE, error))
+  if (!parse_file (&r, file, text, len, NULL, error))
     return NULL;
   return g_steal_pointer (&cfg);
 }
@@ -662,6 +680,16 @@ gboolean
 ms_ssh_host_config_check_proxy (const MsSshHostConfig *cfg, GError **error)
 {
   g_return_val_if_fail (cfg != NULL, FALSE);
+  if (cfg->proxy.value == NULL && cfg->unevaluated_proxy.value != NULL) {
+    g_autofree char *shown = quote (cfg->unevaluated_proxy.value);
+    g_set_error (error, MS_ERROR, MS_ERROR_CONFIG,
+                 "%s: %s %s is in a Match block, which watch_ssh does not evaluate; it may apply to "
+                 "this host, and watch_ssh cannot connect through another host or a command (give "
+                 "-o %s=none if this host is reached directly)",
+                 cfg->unevaluated_proxy.where, cfg->unevaluated_proxy_keyword, shown,
+                 cfg->unevaluated_proxy_keyword);
+    return FALSE;
+  }
   if (cfg->proxy.value == NULL || g_ascii_strcasecmp (cfg->proxy.value, "none") == 0)
     return TRUE;
   g_autofree char *shown = quote (cfg->proxy.value);
@@ -682,6 +710,7 @@ ms_ssh_host_config_free (MsSshHostConfig *cfg)
   string_clear (&cfg->user);
   string_clear (&cfg->host_key_alias);
   string_clear (&cfg->proxy);
+  string_clear (&cfg->unevaluated_proxy);
   g_strfreev (cfg->user_known_hosts.values);
   g_free (cfg->user_known_hosts.where);
   g_strfreev (cfg->global_known_hosts.values);

@@ -24,7 +24,8 @@
  *     before the first Host or Match line apply to every host.
  *   - "Match ..." blocks are not evaluated: a Match block is treated as not
  *     matching and its options are skipped, except "Match all", which
- *     matches every host, as in ssh.
+ *     matches every host, as in ssh.  A ProxyJump or ProxyCommand in one
+ *     is not skipped silently: the check below refuses it.
  *   - "Include FILE..." reads other files in place (glob(7) wildcards; "~"
  *     is the home directory; a relative name is relative to ~/.ssh).  A file
  *     that does not exist is skipped.  Host and Match lines in an included
@@ -128,6 +129,10 @@ typedef struct {
    * decides, as in ssh), "none" included; proxy_keyword names which. */
   MsSshConfigString proxy;
   const char *proxy_keyword; /* static; NULL when proxy is not set */
+  /* One in a Match block that is not evaluated, before any that applies:
+   * ssh might take it for this host. */
+  MsSshConfigString unevaluated_proxy;
+  const char *unevaluated_proxy_keyword;
 } MsSshHostConfig;
 
 /* Resolves the options for `host` (as given on the command line) from the
@@ -142,9 +147,10 @@ void ms_ssh_host_config_free (MsSshHostConfig *config);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsSshHostConfig, ms_ssh_host_config_free)
 
 /* Fails, naming the file and line, when a ProxyJump or ProxyCommand other
- * than "none" applies to the host: watch_ssh makes its own TCP connection,
- * and connecting directly where ssh would go through another host must
- * never happen silently. */
+ * than "none" applies to the host, or may apply (it is in a Match block
+ * ahead of any that applies): watch_ssh makes its own TCP connection, and
+ * connecting directly where ssh would go through another host must never
+ * happen silently. */
 gboolean ms_ssh_host_config_check_proxy (const MsSshHostConfig *config, GError **error);
 
 /* HostName's tokens: %h (the host as given on the command line) and %%.
