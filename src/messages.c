@@ -371,6 +371,13 @@ ms_msg_wake (const char *why)
 }
 
 void
+ms_msg_network_gone (void)
+{
+  if (!quiet)
+    printf ("The network is gone: waiting for it to come back\n");
+}
+
+void
 ms_msg_status_unavailable (const char *why)
 {
   fflush (stdout);

@@ -62,6 +62,7 @@ void ms_msg_hook_running_long (const char *prog, gint64 secs);
 
 /* Wake-ups (extension): why waits were cut short and watchers restarted. */
 void ms_msg_wake (const char *why);
+void ms_msg_network_gone (void);
 
 /* The status socket (extension). */
 void ms_msg_status_unavailable (const char *why);

@@ -10,6 +10,8 @@
 #include <gio/gio.h>
 #include <time.h>
 
+#include "messages.h"
+
 struct MsWakeMonitor {
   MsWakeFunc func;
   gpointer user_data;
@@ -47,9 +49,12 @@ static void
 on_network_changed (GNetworkMonitor *network, gboolean available, gpointer data)
 {
   MsWakeMonitor *m = data;
+  gboolean gone = FALSE;
 
-  if (ms_wake_network_changed (&m->state, available) == MS_WAKE_NETWORK_BACK)
+  if (ms_wake_network_changed (&m->state, available, &gone) == MS_WAKE_NETWORK_BACK)
     m->func (m->user_data, MS_WAKE_NETWORK_BACK, 0);
+  if (gone)
+    ms_msg_network_gone ();
 }
 
 MsWakeMonitor *
@@ -64,7 +69,7 @@ ms_wake_monitor_new (MsWakeFunc func, gpointer user_data)
   m->clock_source = g_timeout_add_seconds (MS_WAKE_CHECK_PERIOD_S, on_clock_check, m);
 
   m->network = g_object_ref (g_network_monitor_get_default ());
-  ms_wake_network_changed (&m->state, g_network_monitor_get_network_available (m->network));
+  ms_wake_network_changed (&m->state, g_network_monitor_get_network_available (m->network), NULL);
   m->network_handler = g_signal_connect (m->network, "network-changed",
                                          G_CALLBACK (on_network_changed), m);
   return m;

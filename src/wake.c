@@ -24,9 +24,11 @@ ms_wake_clock_sample (MsWakeState *s, gint64 boottime_ms, gint64 monotonic_ms, g
 }
 
 MsWakeReason
-ms_wake_network_changed (MsWakeState *s, gboolean available)
+ms_wake_network_changed (MsWakeState *s, gboolean available, gboolean *gone)
 {
   gboolean back = s->network_known && !s->network_available && available;
+  if (gone != NULL)
+    *gone = s->network_known && s->network_available && !available;
 
   s->network_known = TRUE;
   s->network_available = available;

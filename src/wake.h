@@ -56,8 +56,10 @@ MsWakeReason ms_wake_clock_sample (MsWakeState *state, gint64 boottime_ms, gint6
                                    gint64 *slept_ms);
 
 /* A "network-changed" report.  Returns MS_WAKE_NETWORK_BACK when the
- * network went from unavailable to available. */
-MsWakeReason ms_wake_network_changed (MsWakeState *state, gboolean available);
+ * network went from unavailable to available; sets *gone (if not NULL) to
+ * whether it went from available to unavailable, which is no wake-up but
+ * is worth a line in the log. */
+MsWakeReason ms_wake_network_changed (MsWakeState *state, gboolean available, gboolean *gone);
 
 /* "resumed", "network" or "signal" (for the status report). */
 const char *ms_wake_reason_name (MsWakeReason reason);

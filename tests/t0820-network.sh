@@ -189,11 +189,17 @@ EOF
   wait_until 5 starts_at_least a $((n + 1))
   between "... and the watchers are started again at once (ms)" "$(( $(start_ms_of a $((n + 1))) - WOKE ))" 0 3000
   check "the status shows it" wait_until 5 status_has '^Wake-up: network at [0-9-]+ [0-9:]+$'
+  # Another route while the network is up, then the default route gone:
+  # the line that says so comes after whatever the first change caused.
+  gone () { count_lines "$T_DIR/out" "The network is gone: waiting for it to come back"; }
+  gone_at_least () { [ "$(gone)" -ge "$1" ]; }
   in_ns ip route add 127.77.0.0/16 dev lo
   in_ns ip route del default dev lo
+  check "the default route gone: said once" wait_until 10 gone_at_least 1
+  is "... and another route while up was no wake-up" "$(wakes)" 1
   in_ns ip route add default dev lo
-  wait_until 10 wakes_at_least 2
-  is "another route while up is nothing; gone and back again is one more wake-up" "$(wakes)" 2
+  check "back again: one more wake-up" wait_until 10 wakes_at_least 2
+  is "... and no more" "$(wakes) $(gone)" "2 1"
   stop_ms
 else
   ok "the netlink network monitor # SKIP needs unshare -n, ip and nsenter"

@@ -70,19 +70,31 @@ test_network (void)
   ms_wake_init (&w);
 
   /* The first report sets the state, whatever it is. */
-  g_assert_cmpint (ms_wake_network_changed (&w, TRUE), ==, MS_WAKE_NONE);
+  g_assert_cmpint (ms_wake_network_changed (&w, TRUE, NULL), ==, MS_WAKE_NONE);
   /* Route changes while available: nothing. */
-  g_assert_cmpint (ms_wake_network_changed (&w, TRUE), ==, MS_WAKE_NONE);
-  g_assert_cmpint (ms_wake_network_changed (&w, FALSE), ==, MS_WAKE_NONE);
-  g_assert_cmpint (ms_wake_network_changed (&w, FALSE), ==, MS_WAKE_NONE);
+  g_assert_cmpint (ms_wake_network_changed (&w, TRUE, NULL), ==, MS_WAKE_NONE);
+  g_assert_cmpint (ms_wake_network_changed (&w, FALSE, NULL), ==, MS_WAKE_NONE);
+  g_assert_cmpint (ms_wake_network_changed (&w, FALSE, NULL), ==, MS_WAKE_NONE);
   /* Back: once. */
-  g_assert_cmpint (ms_wake_network_changed (&w, TRUE), ==, MS_WAKE_NETWORK_BACK);
-  g_assert_cmpint (ms_wake_network_changed (&w, TRUE), ==, MS_WAKE_NONE);
+  g_assert_cmpint (ms_wake_network_changed (&w, TRUE, NULL), ==, MS_WAKE_NETWORK_BACK);
+  g_assert_cmpint (ms_wake_network_changed (&w, TRUE, NULL), ==, MS_WAKE_NONE);
+
+  /* Gone: said once, when it was known to be there. */
+  gboolean gone = TRUE;
+  ms_wake_init (&w);
+  ms_wake_network_changed (&w, FALSE, &gone);
+  g_assert_false (gone);
+  ms_wake_network_changed (&w, TRUE, &gone);
+  g_assert_false (gone);
+  ms_wake_network_changed (&w, FALSE, &gone);
+  g_assert_true (gone);
+  ms_wake_network_changed (&w, FALSE, &gone);
+  g_assert_false (gone);
 
   /* Starting without a network, then getting one, is a return. */
   ms_wake_init (&w);
-  g_assert_cmpint (ms_wake_network_changed (&w, FALSE), ==, MS_WAKE_NONE);
-  g_assert_cmpint (ms_wake_network_changed (&w, TRUE), ==, MS_WAKE_NETWORK_BACK);
+  g_assert_cmpint (ms_wake_network_changed (&w, FALSE, NULL), ==, MS_WAKE_NONE);
+  g_assert_cmpint (ms_wake_network_changed (&w, TRUE, NULL), ==, MS_WAKE_NETWORK_BACK);
 }
 
 static void
