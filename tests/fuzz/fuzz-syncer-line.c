@@ -6,7 +6,10 @@
  * parsed.  Beyond "no crash", it checks the parser's contract: a parsed
  * line has a well-formed tag exactly when it is an answer, its text lies
  * inside the line and is printable unless text_error says otherwise, and a
- * failure is a protocol error with a message.
+ * failure is a protocol error with a message.  The text of every PROGRESS
+ * line then goes to one MsSyncerProgress (syncer-progress.h), as the link
+ * keeps it for a request: no download shows more done than its total, a
+ * finished one is not kept, and no more than the limit are.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,11 +18,29 @@
 #include "line-splitter.h"
 #include "ms-error.h"
 #include "syncer-link.h"
+#include "syncer-progress.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 static void
-check_line (const char *text, gsize len)
+check_progress (MsSyncerProgress *p, const char *text, gsize len)
+{
+  const char *shown = ms_syncer_progress_take (p, text, len);
+  g_assert_nonnull (shown);
+  g_assert_true (shown == p->text);
+  g_assert_true (p->mailboxes_done <= p->mailboxes_total);
+  guint n = p->downloads ? p->downloads->len : 0;
+  g_assert_cmpuint (n, <=, MS_SYNCER_PROGRESS_DOWNLOADS_MAX);
+  for (guint i = 0; i < n; i++) {
+    const MsSyncerDownload *d = g_ptr_array_index (p->downloads, i);
+    g_assert_cmpuint (d->messages_done, <, d->messages_total);
+    g_assert_cmpuint (d->bytes_done, <=, d->bytes_total);
+  }
+  g_free (ms_syncer_progress_summary (p));
+}
+
+static void
+check_line (MsSyncerProgress *progress, const char *text, gsize len)
 {
   g_autoptr (GError) error = NULL;
   MsSyncerLine line;
@@ -28,7 +49,8 @@ check_line (const char *text, gsize len)
   if (ms_syncer_line_parse (copy, len, &line, &error)) {
     g_assert_no_error (error);
     gsize tag_len = strlen (line.tag);
-    gboolean answer = line.kind != MS_SYNCER_LINE_GREETING && line.kind != MS_SYNCER_LINE_INFO;
+    gboolean answer = line.kind != MS_SYNCER_LINE_GREETING && line.kind != MS_SYNCER_LINE_INFO
+                      && line.kind != MS_SYNCER_LINE_CONNECTION;
     g_assert_true (answer == (tag_len > 0));
     g_assert_cmpuint (tag_len, <=, MS_SYNCER_TAG_MAX);
     for (gsize i = 0; i < tag_len; i++)
@@ -39,6 +61,8 @@ check_line (const char *text, gsize len)
       g_assert_true (g_utf8_validate_len (line.text, line.text_len, NULL));
       for (gsize i = 0; i < line.text_len; i++)
         g_assert_true (((guchar) line.text[i] >= 0x20 || line.text[i] == '\t') && line.text[i] != 0x7f);
+      if (line.kind == MS_SYNCER_LINE_PROGRESS)
+        check_progress (progress, line.text, line.text_len);
     }
   } else {
     g_assert_error (error, MS_ERROR, MS_ERROR_PROTOCOL);
@@ -51,6 +75,8 @@ int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   g_autoptr (MsLineSplitter) lines = ms_line_splitter_new (MS_SYNCER_LINE_MAX);
+  MsSyncerProgress progress;
+  ms_syncer_progress_init (&progress);
   const char *text;
   gsize len;
   MsLineStatus st;
@@ -61,6 +87,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     ms_line_splitter_feed (lines, "\n", 1);
   while ((st = ms_line_splitter_next (lines, &text, &len)) != MS_LINE_NEED_MORE)
     if (st == MS_LINE_COMPLETE)
-      check_line (text, len);
+      check_line (&progress, text, len);
+  ms_syncer_progress_clear (&progress);
   return 0;
 }
