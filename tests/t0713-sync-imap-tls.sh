@@ -74,9 +74,10 @@ sync_write_rc "$T_DIR/rc-imaps" imaps Verbatim "$T_DIR/m"   # the IMAPS port is 
 # --- PassCmd secrets ---------------------------------------------------------------
 SECRET=pc-$$-Hunter2-secret
 # passcmd_rc NAME COMMAND: the IMAPS rc with PassCmd COMMAND instead of Pass
-# (COMMAND without '|' or '&').
+# (COMMAND without '"'; awk, not sed, so that '|' and '&' are plain).
 passcmd_rc () {
-  sed "s|^Pass .*|PassCmd \"$2\"|" "$T_DIR/rc-imaps" > "$T_DIR/rc-$1"
+  PASSCMD=$2 awk '/^Pass / { print "PassCmd \"" ENVIRON["PASSCMD"] "\""; next } { print }' \
+    "$T_DIR/rc-imaps" > "$T_DIR/rc-$1"
 }
 # serve_start RC NAME: the resident on RC, its answers in $T_DIR/NAME.out and
 # its log in NAME.err; requests go to fd 3, its pid is in $pid.
