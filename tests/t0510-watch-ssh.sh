@@ -8,9 +8,11 @@
 # checked against known_hosts (plain, hashed, [host]:port only, a key type
 # offered first because it is the one known), and an unknown or changed key
 # is refused with its SHA256 fingerprint; authentication by key file and by
-# ssh-agent, a key with a passphrase skipped unless the agent has it; a
-# frozen server (its sshd process stopped) detected within the keepalive
-# bound; lines from the remote end that are not mailbox names dropped, its
+# ssh-agent, a key with a passphrase skipped unless the agent has it;
+# IdentitiesOnly (-F and -o, also with only IDENTITY.pub on disk) offering
+# just the agent's copy of the identity where all its keys would exceed
+# sshd's MaxAuthTries; a frozen server (its sshd process stopped) detected
+# within the keepalive bound; lines from the remote end that are not mailbox names dropped, its
 # stderr passed on with a prefix; lines printed before the remote start
 # line (a shell's greeting) never passed on; Host aliases of an ssh config
 # file (-F, ~/.ssh/config) with Include and tokens, the command line
@@ -33,7 +35,7 @@ FAKE_SYNC=$top_srcdir/tests/helpers/fake-sync.sh
 SERVERDIR=$T_DIR/server-maildir
 LOCALDIR=$T_DIR/local-maildir
 
-plan 78
+plan 92
 
 if sshd_setup && sshd_listen; then ok "sshd fixture: a listening sshd on 127.0.0.1"; else
   not_ok "sshd fixture: a listening sshd on 127.0.0.1"
@@ -258,6 +260,105 @@ wait_until 20 has_start_line agentonly
 check "no key files at all: the agent's key is used" has_start_line agentonly
 kill -TERM "$WS_PID"
 ws_wait 10
+kill "$SSH_AGENT_PID"
+unset SSH_AUTH_SOCK SSH_AGENT_PID
+
+# --- IdentitiesOnly: an agent with many keys ----------------------------------------
+# The agent holds three keys the server does not accept, added before the
+# one it does, and this listener allows 3 tries (MaxAuthTries): offering
+# the agent's keys in its order ends the connection before the right one.
+# With IdentitiesOnly, only the agent's copy of an IdentityFile is offered,
+# as with ssh, also when only IDENTITY.pub is on disk.
+eval "$(ssh-agent -s)" > /dev/null
+at_exit "kill $SSH_AGENT_PID"
+for d in 1 2 3; do
+  ssh-keygen -q -t ed25519 -N '' -C "decoy$d" -f "$T_DIR/decoy$d"
+  ssh-add "$T_DIR/decoy$d" < /dev/null > /dev/null 2>&1
+done
+ssh-add "$KEY" < /dev/null > /dev/null 2>&1
+is "ssh-agent holds 3 keys the server refuses, then the one it accepts" \
+  "$(ssh-add -l | awk '{ printf "%s ", $3 }')" "decoy1 decoy2 decoy3 mswatch-test-client "
+mkdir -p "$T_DIR/pubonly"
+cp "$KEY.pub" "$T_DIR/pubonly/id_ed25519.pub"
+# ran_to_end NAME: watch_ssh logged in and ran the command to its end (a
+# refused login gives exit 2 as well, but no exit status of the command).
+ran_to_end () {
+  [ "$WS_STATUS" = 2 ] && grep -q "the remote command exited with status 0" "$T_DIR/$1.err"
+}
+
+if sshd_listen -o MaxAuthTries=3; then
+  MANY_PORT=$SSHD_PORT
+  MANY_LISTENER=$SSHD_LISTEN_PID
+  MANY_LOG=$SSHD_LISTEN_LOG
+  printf '[127.0.0.1]:%s %s\n' "$MANY_PORT" "$(cat "$SSH_DIR/host_key.pub")" > "$T_DIR/many_known_hosts"
+  cat > "$T_DIR/idonly_config" <<CONFIG
+Host idonly
+  HostName 127.0.0.1
+  Port $MANY_PORT
+  User root
+  UserKnownHostsFile $T_DIR/many_known_hosts
+  GlobalKnownHostsFile none
+  IdentitiesOnly yes
+  IdentityFile $KEY
+Host plain
+  HostName 127.0.0.1
+  Port $MANY_PORT
+  User root
+  UserKnownHostsFile $T_DIR/many_known_hosts
+  GlobalKnownHostsFile none
+  IdentityFile $KEY
+CONFIG
+
+  start_ws manykeys -F "$T_DIR/idonly_config" plain -- "printf '\\n'"
+  ws_wait 20
+  is "without IdentitiesOnly, 3 refused agent keys first: exit 2" "$WS_STATUS" 2
+  check "... the server ended the connection after MaxAuthTries" \
+    grep -q "Too many authentication failures" "$MANY_LOG"
+  check "... and the message suggests why, and IdentitiesOnly" grep -q \
+    "too many keys tried?.*IdentitiesOnly yes" "$T_DIR/manykeys.err"
+
+  failed=$(grep -c "Failed publickey" "$MANY_LOG")
+  start_ws idonly -F "$T_DIR/idonly_config" idonly -- "printf '\\nINBOX\\n'"
+  ws_wait 20
+  check "IdentitiesOnly yes + IdentityFile (-F): logs in; the command ran (exit 2 at its end)" \
+    ran_to_end idonly
+  check "... with its lines relayed" out_is idonly '\nINBOX\n'
+  is "... and no other agent key was offered" "$(grep -c "Failed publickey" "$MANY_LOG")" "$failed"
+
+  start_ws idonlyno -o IdentitiesOnly=no -F "$T_DIR/idonly_config" idonly -- "printf '\\n'"
+  ws_wait 20
+  is "-o IdentitiesOnly=no wins over the file's yes: every agent key, exit 2" "$WS_STATUS" 2
+  check "... cut off by MaxAuthTries" grep -q "too many keys tried" "$T_DIR/idonlyno.err"
+
+  start_ws pubonly -p "$MANY_PORT" -o GlobalKnownHostsFile=none \
+    --known-hosts="$T_DIR/many_known_hosts" -o identitiesonly=YES \
+    -i "$T_DIR/pubonly/id_ed25519" 127.0.0.1 -- "printf '\\nINBOX\\n'"
+  ws_wait 20
+  check "-o IdentitiesOnly=yes, only IDENTITY.pub on disk: the agent's key logs in" \
+    ran_to_end pubonly
+  check "... with the command's lines relayed" out_is pubonly '\nINBOX\n'
+
+  sshd_listen_stop "$MANY_LISTENER"
+  wait "$MANY_LISTENER" 2> /dev/null
+else
+  for n in 1 2 3 4 5 6 7 8 9 10; do not_ok "IdentitiesOnly (no listener with MaxAuthTries)"; done
+fi
+SSHD_PORT=$MAIN_PORT
+SSHD_LISTEN_PID=$MAIN_LISTENER
+
+"$WS" -o IdentitiesOnly=maybe 127.0.0.1 -- true > /dev/null 2> "$T_DIR/idbad.err"
+st=$?
+if [ "$st" = 1 ] && grep -qF -- '-o IdentitiesOnly must be yes or no (got "maybe")' "$T_DIR/idbad.err"
+then ok "-o IdentitiesOnly with a bad value: exit 1, naming the option"; else
+  not_ok "-o IdentitiesOnly with a bad value: exit 1, naming the option (status $st)"
+  diag "$(cat "$T_DIR/idbad.err")"
+fi
+printf 'Host *\n  IdentitiesOnly perhaps\n' > "$T_DIR/idbad_config"
+"$WS" -F "$T_DIR/idbad_config" 127.0.0.1 -- true > /dev/null 2> "$T_DIR/idbadconf.err"
+is "IdentitiesOnly with a bad value in -F: exit 1" "$?" 1
+check "... naming the file and the line" grep -qF \
+  "watch_ssh: $T_DIR/idbad_config:2: IdentitiesOnly must be yes or no, not \"perhaps\"" \
+  "$T_DIR/idbadconf.err"
 kill "$SSH_AGENT_PID"
 unset SSH_AUTH_SOCK SSH_AGENT_PID
 

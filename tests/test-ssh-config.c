@@ -1,7 +1,7 @@
 /* test-ssh-config.c — ssh_config(5) as watch_ssh reads it: Host patterns
  * and negation, first value wins, the line forms and quoting, Include
- * (against fake files), Match, ProxyJump/ProxyCommand, the file name
- * tokens, and every error with its file and line. */
+ * (against fake files), Match, ProxyJump/ProxyCommand, IdentitiesOnly,
+ * the file name tokens, and every error with its file and line. */
 #include <glib.h>
 #include <string.h>
 
@@ -296,6 +296,63 @@ test_identities_accumulate (void)
   g_assert_cmpstr (identity (cfg, 1), ==, "/k/b");
   g_assert_cmpstr (identity (cfg, 2), ==, "/k/c");
   g_assert_cmpstr (((MsSshConfigString *) cfg->identities->pdata[2])->where, ==, "cfg:5");
+}
+
+static void
+test_identities_only (void)
+{
+  g_autoptr (MsSshHostConfig) unset = resolve ("IdentityFile /k/a\n", "x");
+  g_assert_cmpint (unset->identities_only.value, ==, -1);
+  g_assert_null (unset->identities_only.where);
+
+  /* The keyword in any case, and the first value obtained wins. */
+  const char *text = "Host work\n"
+                     "  identitiesONLY yes\n"
+                     "Host *\n"
+                     "  IdentitiesOnly=no\n"
+                     "  IdentitiesOnly yes\n";
+  static const struct {
+    const char *host, *where;
+    int value;
+  } wins[] = { { "work", "cfg:2", 1 }, { "other", "cfg:4", 0 } };
+  for (guint i = 0; i < G_N_ELEMENTS (wins); i++) {
+    g_autoptr (MsSshHostConfig) cfg = resolve (text, wins[i].host);
+    g_assert_cmpint (cfg->identities_only.value, ==, wins[i].value);
+    g_assert_cmpstr (cfg->identities_only.where, ==, wins[i].where);
+  }
+
+  /* ssh's flag words, in any case. */
+  static const struct {
+    const char *word;
+    int value;
+  } flags[] = { { "yes", 1 }, { "YES", 1 }, { "True", 1 }, { "no", 0 }, { "No", 0 },
+                { "false", 0 } };
+  for (guint i = 0; i < G_N_ELEMENTS (flags); i++) {
+    g_autofree char *line = g_strdup_printf ("IdentitiesOnly %s\n", flags[i].word);
+    g_autoptr (MsSshHostConfig) cfg = resolve (line, "x");
+    g_assert_cmpint (cfg->identities_only.value, ==, flags[i].value);
+    int out = -1;
+    g_assert_true (ms_ssh_config_parse_flag (flags[i].word, &out));
+    g_assert_cmpint (out, ==, flags[i].value);
+  }
+  int untouched = 7;
+  g_assert_false (ms_ssh_config_parse_flag ("y", &untouched));
+  g_assert_false (ms_ssh_config_parse_flag ("", &untouched));
+  g_assert_false (ms_ssh_config_parse_flag ("yes ", &untouched));
+  g_assert_cmpint (untouched, ==, 7);
+
+  /* A bad value is an error naming the line, in a block that does not
+   * apply as well. */
+  assert_error ("User a\nIdentitiesOnly maybe\n", "x", MS_ERROR_CONFIG,
+                "cfg:2: IdentitiesOnly must be yes or no, not \"maybe\"");
+  assert_error ("Host elsewhere\n  IdentitiesOnly 1\n", "x", MS_ERROR_CONFIG,
+                "cfg:2: IdentitiesOnly must be yes or no, not \"1\"");
+  assert_error ("IdentitiesOnly yes no\n", "x", MS_ERROR_CONFIG,
+                "cfg:1: IdentitiesOnly takes one value, not 2");
+  assert_error ("IdentitiesOnly\n", "x", MS_ERROR_CONFIG, "cfg:1: IdentitiesOnly has no value");
+  /* After the value that won, too: every line is checked. */
+  assert_error ("IdentitiesOnly yes\nIdentitiesOnly sure\n", "x", MS_ERROR_CONFIG,
+                "cfg:2: IdentitiesOnly must be yes or no, not \"sure\"");
 }
 
 static void
@@ -657,6 +714,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ssh-config/line/quoting", test_quoting);
   g_test_add_func ("/ssh-config/known-hosts-none", test_known_hosts_none);
   g_test_add_func ("/ssh-config/identities-accumulate", test_identities_accumulate);
+  g_test_add_func ("/ssh-config/identities-only", test_identities_only);
   g_test_add_func ("/ssh-config/times", test_times);
   g_test_add_func ("/ssh-config/tokens/host-name", test_host_name_tokens);
   g_test_add_func ("/ssh-config/tokens/files", test_expand);

@@ -34,6 +34,7 @@ typedef enum {
   KEY_PORT,
   KEY_USER,
   KEY_IDENTITY_FILE,
+  KEY_IDENTITIES_ONLY,
   KEY_USER_KNOWN_HOSTS,
   KEY_GLOBAL_KNOWN_HOSTS,
   KEY_HOST_KEY_ALIAS,
@@ -55,6 +56,7 @@ static const struct {
   { "Port", KEY_PORT },
   { "User", KEY_USER },
   { "IdentityFile", KEY_IDENTITY_FILE },
+  { "IdentitiesOnly", KEY_IDENTITIES_ONLY },
   { "UserKnownHostsFile", KEY_USER_KNOWN_HOSTS },
   { "GlobalKnownHostsFile", KEY_GLOBAL_KNOWN_HOSTS },
   { "HostKeyAlias", KEY_HOST_KEY_ALIAS },
@@ -171,6 +173,23 @@ parse_count (const Place *at, const char *name, const char *value, int min, int 
   }
   *out = (int) n;
   return TRUE;
+}
+
+gboolean
+ms_ssh_config_parse_flag (const char *value, int *out)
+{
+  static const struct {
+    const char *word;
+    int value;
+  } flags[] = { { "yes", 1 }, { "no", 0 }, { "true", 1 }, { "false", 0 } };
+  g_return_val_if_fail (value != NULL && out != NULL, FALSE);
+  for (guint i = 0; i < G_N_ELEMENTS (flags); i++) {
+    if (g_ascii_strcasecmp (value, flags[i].word) == 0) {
+      *out = flags[i].value;
+      return TRUE;
+    }
+  }
+  return FALSE;
 }
 
 /* A time as ssh takes it: one or more NUMBER[UNIT], UNIT one of s, m, h,
@@ -526,6 +545,16 @@ option_line (Resolver *r, Place *at, Key key, const char *name, const GPtrArray 
     }
     return TRUE;
 
+  case KEY_IDENTITIES_ONLY:
+    if (!one_value (at, name, words, error))
+      return FALSE;
+    if (!ms_ssh_config_parse_flag (value, &n)) {
+      g_autofree char *shown = quote (value);
+      return fail (at, MS_ERROR_CONFIG, error, "%s must be yes or no, not \"%s\"", name, shown);
+    }
+    take_number (&cfg->identities_only, at, n);
+    return TRUE;
+
   case KEY_USER_KNOWN_HOSTS:
     return known_hosts_line (at, name, &cfg->user_known_hosts, words, error);
   case KEY_GLOBAL_KNOWN_HOSTS:
@@ -666,6 +695,7 @@ ms_ssh_config_resolve (const char *file, const char *text, gsize len, const char
   cfg->connect_timeout.value = -1;
   cfg->server_alive_interval.value = -1;
   cfg->server_alive_count_max.value = -1;
+  cfg->identities_only.value = -1;
   cfg->identities = g_ptr_array_new_with_free_func (ms_ssh_config_string_free);
 
   g_autofree char *host_lower = g_ascii_strdown (host, -1);
@@ -719,6 +749,7 @@ ms_ssh_host_config_free (MsSshHostConfig *cfg)
   g_free (cfg->connect_timeout.where);
   g_free (cfg->server_alive_interval.where);
   g_free (cfg->server_alive_count_max.where);
+  g_free (cfg->identities_only.where);
   g_clear_pointer (&cfg->identities, g_ptr_array_unref);
   g_free (cfg);
 }

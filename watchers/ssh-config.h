@@ -35,6 +35,7 @@
  *     whose lines add files in order.
  *
  * Options understood: HostName (with %h and %%), Port, User, IdentityFile,
+ * IdentitiesOnly (a flag: yes or no, or true or false, as ssh takes it),
  * UserKnownHostsFile, GlobalKnownHostsFile, HostKeyAlias, ConnectTimeout,
  * ServerAliveInterval, ServerAliveCountMax (times in ssh's form: "90",
  * "1m30s"), ProxyJump and ProxyCommand (reported, so that the caller can
@@ -122,6 +123,7 @@ typedef struct {
   MsSshConfigList user_known_hosts;   /* as written: "~" and tokens kept */
   MsSshConfigList global_known_hosts; /* as written */
   GPtrArray *identities;              /* MsSshConfigString *, in order, as written */
+  MsSshConfigNumber identities_only;  /* 1: yes, 0: no */
   MsSshConfigNumber connect_timeout;  /* seconds */
   MsSshConfigNumber server_alive_interval;
   MsSshConfigNumber server_alive_count_max;
@@ -152,6 +154,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsSshHostConfig, ms_ssh_host_config_free)
  * connecting directly where ssh would go through another host must never
  * happen silently. */
 gboolean ms_ssh_host_config_check_proxy (const MsSshHostConfig *config, GError **error);
+
+/* A flag's value as ssh takes it: "yes" or "true" (*out = 1), "no" or
+ * "false" (*out = 0), in any case.  FALSE for anything else, *out
+ * untouched; the caller says where the value came from. */
+gboolean ms_ssh_config_parse_flag (const char *value, int *out);
 
 /* HostName's tokens: %h (the host as given on the command line) and %%.
  * Anything else is MS_ERROR_CONFIG.  (transfer full) */

@@ -140,6 +140,7 @@ struct MsSshSession {
   char **known_hosts;
   char **identities;
   gboolean identities_named;
+  gboolean identities_only;
   gboolean use_agent;
   guint connect_timeout_s;
   guint keepalive_s;
@@ -167,7 +168,8 @@ struct MsSshSession {
   LIBSSH2_AGENT *agent;
   struct libssh2_agent_publickey *agent_key; /* being tried, or the last one */
   gboolean agent_key_busy;
-  GPtrArray *agent_blobs; /* GBytes: the agent's public keys */
+  GPtrArray *agent_blobs; /* GBytes: the agent's public keys we offered */
+  GPtrArray *identity_blobs; /* GBytes: the identities' public keys, for identities_only */
   guint identity;         /* index into identities */
   gboolean identity_busy;
   gboolean identity_rsa; /* the identity being tried is an RSA key */
@@ -637,17 +639,22 @@ static void
 auth_broken (MsSshSession *s, GError **error)
 {
   g_set_error (error, MS_SSH_ERROR, MS_SSH_ERROR_CONNECT,
-               "%s closed the connection while authenticating (%s)%s", s->host, last_error (s),
+               "%s closed the connection while authenticating (%s)%s%s", s->host, last_error (s),
                s->keys_tried > 0 ? "; too many keys tried?  sshd's MaxAuthTries allows 6 by "
                                    "default"
-                                 : "");
+                                 : "",
+               s->keys_tried > 0 && s->use_agent && !s->identities_only
+                 ? " (with IdentitiesOnly yes, only the agent's keys of the IdentityFile files "
+                   "are offered)"
+                 : "");
 }
 
+/* Is `blob` (NULL: an unknown key) one of `blobs`? */
 static gboolean
-agent_has (MsSshSession *s, GBytes *blob)
+blob_in (const GPtrArray *blobs, GBytes *blob)
 {
-  for (guint i = 0; blob != NULL && i < s->agent_blobs->len; i++)
-    if (g_bytes_equal (blob, s->agent_blobs->pdata[i]))
+  for (guint i = 0; blob != NULL && i < blobs->len; i++)
+    if (g_bytes_equal (blob, blobs->pdata[i]))
       return TRUE;
   return FALSE;
 }
@@ -663,9 +670,54 @@ agent_drop (MsSshSession *s)
   s->agent_key = NULL;
 }
 
-/* Tries the agent's keys in turn.  DONE: authenticated; NEXT: on to the
- * key files.  Talking to the agent itself blocks, but the agent is a local
- * process that answers at once. */
+/* The public half of a key file: inside it (OpenSSH's format) or in
+ * FILE.pub.  NULL if neither says. */
+static GBytes *
+identity_public_blob (const char *path, GBytes *inside)
+{
+  if (inside != NULL)
+    return g_bytes_ref (inside);
+  g_autofree char *pub_path = g_strconcat (path, ".pub", NULL);
+  g_autofree char *pub = NULL;
+  gsize pub_len = 0;
+  if (!g_file_get_contents (pub_path, &pub, &pub_len, NULL) || pub_len > MS_SSH_KEY_FILE_MAX)
+    return NULL;
+  return ms_ssh_public_key_parse (pub, pub_len);
+}
+
+/* Notes the identities' public keys, which decide the agent's keys to
+ * offer with identities_only.  A file that cannot be read is left to the
+ * key files' phase to report.  Without a public key, the agent's copy of
+ * a key cannot be recognised: worth a word for a key file that is usable
+ * only through the agent (one with a passphrase, in a PEM format, without
+ * FILE.pub); a plain one is still tried from its file. */
+static void
+load_identity_blobs (MsSshSession *s)
+{
+  for (char **path = s->identities; *path != NULL; path++) {
+    struct stat st;
+    g_autofree char *text = NULL;
+    gsize len = 0;
+    g_autoptr (GBytes) inside = NULL;
+    MsSshKeyFileKind kind = MS_SSH_KEY_FILE_UNKNOWN;
+    if (stat (*path, &st) == 0 && S_ISREG (st.st_mode) && st.st_size <= MS_SSH_KEY_FILE_MAX &&
+        g_file_get_contents (*path, &text, &len, NULL))
+      kind = ms_ssh_key_file_inspect (text, len, &inside);
+    GBytes *blob = identity_public_blob (*path, inside);
+    if (blob != NULL)
+      g_ptr_array_add (s->identity_blobs, blob);
+    else if (kind == MS_SSH_KEY_FILE_ENCRYPTED)
+      notice (s,
+              "identity file %s: its public key is not in %s.pub, so with IdentitiesOnly its "
+              "copy in ssh-agent cannot be recognised",
+              *path, *path);
+  }
+}
+
+/* Tries the agent's keys in turn; with identities_only, only those of the
+ * identities.  DONE: authenticated; NEXT: on to the key files.  Talking to
+ * the agent itself blocks, but the agent is a local process that answers
+ * at once. */
 static StepResult
 auth_agent (MsSshSession *s, MsSshWait *wait, GError **error)
 {
@@ -677,6 +729,8 @@ auth_agent (MsSshSession *s, MsSshWait *wait, GError **error)
       agent_drop (s);
       return STEP_NEXT;
     }
+    if (s->identities_only)
+      load_identity_blobs (s);
   }
   for (;;) {
     if (!s->agent_key_busy) {
@@ -685,9 +739,12 @@ auth_agent (MsSshSession *s, MsSshWait *wait, GError **error)
       if (rc != 0) /* 1: no more keys; < 0: cannot happen after listing */
         return STEP_NEXT;
       s->agent_key = next;
+      g_autoptr (GBytes) blob = g_bytes_new (next->blob, next->blob_len);
+      if (s->identities_only && !blob_in (s->identity_blobs, blob))
+        continue; /* not offered, not counted */
       s->agent_key_busy = TRUE;
       s->keys_tried++;
-      g_ptr_array_add (s->agent_blobs, g_bytes_new (next->blob, next->blob_len));
+      g_ptr_array_add (s->agent_blobs, g_steal_pointer (&blob));
     }
     int rc = libssh2_agent_userauth (s->agent, s->user, s->agent_key);
     if (rc == LIBSSH2_ERROR_EAGAIN) {
@@ -702,21 +759,6 @@ auth_agent (MsSshSession *s, MsSshWait *wait, GError **error)
       return STEP_FAIL;
     }
   }
-}
-
-/* The public half of a key file: inside it (OpenSSH's format) or in
- * FILE.pub.  NULL if neither says. */
-static GBytes *
-identity_public_blob (const char *path, GBytes *inside)
-{
-  if (inside != NULL)
-    return g_bytes_ref (inside);
-  g_autofree char *pub_path = g_strconcat (path, ".pub", NULL);
-  g_autofree char *pub = NULL;
-  gsize pub_len = 0;
-  if (!g_file_get_contents (pub_path, &pub, &pub_len, NULL) || pub_len > MS_SSH_KEY_FILE_MAX)
-    return NULL;
-  return ms_ssh_public_key_parse (pub, pub_len);
 }
 
 /* Reads and inspects identity file `path`.  Returns FALSE (after a notice,
@@ -756,7 +798,7 @@ identity_usable (MsSshSession *s, const char *path, gboolean *is_rsa)
   if (kind != MS_SSH_KEY_FILE_ENCRYPTED)
     return TRUE;
   /* The agent has offered it already, unlocked. */
-  if (!agent_has (s, public_blob))
+  if (!blob_in (s->agent_blobs, public_blob))
     notice (s,
             "identity file %s is protected by a passphrase; skipped (watch_ssh never asks for "
             "one: add the key to ssh-agent)",
@@ -1174,6 +1216,7 @@ ms_ssh_session_new (const MsSshConfig *config, const MsSshHandlers *handlers, gp
   if (s->identities == NULL)
     s->identities = g_new0 (char *, 1);
   s->identities_named = config->identities_named;
+  s->identities_only = config->identities_only;
   s->use_agent = config->use_agent;
   s->connect_timeout_s = config->connect_timeout_s;
   s->keepalive_s = config->keepalive_s;
@@ -1183,6 +1226,7 @@ ms_ssh_session_new (const MsSshConfig *config, const MsSshHandlers *handlers, gp
   s->user_data = user_data;
   s->revoked = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
   s->agent_blobs = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  s->identity_blobs = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
 
   g_autofree char *name = g_ascii_strdown (config->host_key_alias ? config->host_key_alias
                                                                   : config->host, -1);
@@ -1243,5 +1287,6 @@ ms_ssh_session_free (MsSshSession *s)
   g_free (s->known_types);
   g_ptr_array_unref (s->revoked);
   g_ptr_array_unref (s->agent_blobs);
+  g_ptr_array_unref (s->identity_blobs);
   g_free (s);
 }

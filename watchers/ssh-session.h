@@ -10,7 +10,8 @@
  *   connect     resolve the host (asynchronously) and connect over TCP
  *   handshake   SSH key exchange, then the host key check against
  *               known_hosts (a refusal is final: MS_SSH_ERROR_HOST_KEY)
- *   auth        public keys only: ssh-agent's, then the key files
+ *   auth        public keys only: ssh-agent's (with identities_only, only
+ *               those of the key files), then the key files
  *   start       open a session channel and exec the command
  *   running     remote output goes to the handlers; liveness is checked
  *   closing     after ms_ssh_session_close(): EOF to the command, close the
@@ -61,6 +62,12 @@ typedef struct {
   /* TRUE if the identities were named by the user: then a missing one is
    * worth a notice (the defaults usually do not all exist) */
   gboolean identities_named;
+  /* ssh's IdentitiesOnly: of the agent's keys, offer only those whose
+   * public key is one of the identities' (found inside the file, or in
+   * FILE.pub, which is enough when the private key is in the agent only);
+   * the others are neither offered nor counted, so that an agent full of
+   * keys does not use up the server's MaxAuthTries */
+  gboolean identities_only;
   gboolean use_agent; /* try ssh-agent ($SSH_AUTH_SOCK) first */
   guint connect_timeout_s;
   guint keepalive_s; /* 0: no liveness check */

@@ -126,6 +126,7 @@ typedef struct {
   GPtrArray *known_hosts; /* MsSshConfigString: file names; NULL: not set */
   GPtrArray *global_known_hosts;
   GPtrArray *identities;  /* MsSshConfigString: file names */
+  int identities_only;    /* IdentitiesOnly: 1 yes, 0 no, -1 not set */
   int connect_timeout_s;  /* -1: not set */
   int keepalive_s;
   int keepalive_count;
@@ -521,6 +522,15 @@ apply_o_option (Settings *st, const char *option, GError **error)
     set_once (&st->host_key_alias, value);
   } else if (g_ascii_strcasecmp (name, "IdentityFile") == 0) {
     add_file_name (st->identities, value, "-o IdentityFile");
+  } else if (g_ascii_strcasecmp (name, "IdentitiesOnly") == 0) {
+    int flag;
+    if (!ms_ssh_config_parse_flag (value, &flag)) {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "-o IdentitiesOnly must be yes or no (got \"%s\")", value);
+      return FALSE;
+    }
+    if (st->identities_only == -1)
+      st->identities_only = flag;
   } else if (g_ascii_strcasecmp (name, "UserKnownHostsFile") == 0) {
     if (st->known_hosts == NULL)
       st->known_hosts = file_list (value, "-o UserKnownHostsFile");
@@ -559,7 +569,7 @@ apply_o_option (Settings *st, const char *option, GError **error)
   } else {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_UNKNOWN_OPTION,
                  "-o %s is not supported (known: HostName, Port, User, IdentityFile, "
-                 "UserKnownHostsFile, GlobalKnownHostsFile, HostKeyAlias, ConnectTimeout, "
+                 "IdentitiesOnly, UserKnownHostsFile, GlobalKnownHostsFile, HostKeyAlias, ConnectTimeout, "
                  "ServerAliveInterval, ServerAliveCountMax, ProxyJump=none, ProxyCommand=none, "
                  "BatchMode, StrictHostKeyChecking)",
                  name);
@@ -738,6 +748,8 @@ take_config (Settings *st, const MsSshHostConfig *cfg, GError **error)
     g_autofree char *from = g_strdup_printf ("%s: IdentityFile", id->where);
     add_file_name (st->identities, id->value, from);
   }
+  if (st->identities_only == -1)
+    st->identities_only = cfg->identities_only.value;
   return take_number (&st->port, &cfg->port, "Port", 1, 65535, error) &&
          take_number (&st->connect_timeout_s, &cfg->connect_timeout, "ConnectTimeout", 1,
                       TIME_OPTION_MAX_S, error) &&
@@ -834,7 +846,8 @@ main (int argc, char **argv)
 
   /* The command line: -o first; the dedicated options win over it. */
   g_auto (Settings) st = {
-    .port = -1, .connect_timeout_s = -1, .keepalive_s = -1, .keepalive_count = -1
+    .port = -1, .identities_only = -1, .connect_timeout_s = -1, .keepalive_s = -1,
+    .keepalive_count = -1
   };
   st.identities = file_names_new ();
   for (char **i = identities; i != NULL && *i != NULL; i++)
@@ -967,6 +980,7 @@ main (int argc, char **argv)
     .known_hosts = (const char *const *) hosts_files->pdata,
     .identities = (const char *const *) key_files->pdata,
     .identities_named = keys_named,
+    .identities_only = st.identities_only == 1,
     .use_agent = agent_socket != NULL && agent_socket[0] != '\0',
     .connect_timeout_s = (guint) st.connect_timeout_s,
     .keepalive_s = (guint) st.keepalive_s,
