@@ -35,7 +35,7 @@ FAKE_SYNC=$top_srcdir/tests/helpers/fake-sync.sh
 SERVERDIR=$T_DIR/server-maildir
 LOCALDIR=$T_DIR/local-maildir
 
-plan 92
+plan 93
 
 if sshd_setup && sshd_listen; then ok "sshd fixture: a listening sshd on 127.0.0.1"; else
   not_ok "sshd fixture: a listening sshd on 127.0.0.1"
@@ -311,7 +311,11 @@ CONFIG
 
   start_ws manykeys -F "$T_DIR/idonly_config" plain -- "printf '\\n'"
   ws_wait 20
-  is "without IdentitiesOnly, 3 refused agent keys first: exit 2" "$WS_STATUS" 2
+  # Exit 2 when watch_ssh reads the server's disconnect, 1 when it reads
+  # refusals for the keys it offers after it: a matter of timing.
+  check "without IdentitiesOnly, 3 refused agent keys first: no login (exit 1 or 2, got $WS_STATUS)" \
+    sh -c "[ '$WS_STATUS' = 1 ] || [ '$WS_STATUS' = 2 ]"
+  check "... and the command never ran" sh -c "! grep -q 'the remote command exited' '$T_DIR/manykeys.err'"
   check "... the server ended the connection after MaxAuthTries" \
     grep -q "Too many authentication failures" "$MANY_LOG"
   check "... and the message suggests why, and IdentitiesOnly" grep -q \
@@ -327,7 +331,8 @@ CONFIG
 
   start_ws idonlyno -o IdentitiesOnly=no -F "$T_DIR/idonly_config" idonly -- "printf '\\n'"
   ws_wait 20
-  is "-o IdentitiesOnly=no wins over the file's yes: every agent key, exit 2" "$WS_STATUS" 2
+  check "-o IdentitiesOnly=no wins over the file's yes: every agent key, no login (exit 1 or 2, got $WS_STATUS)" \
+    sh -c "[ '$WS_STATUS' = 1 ] || [ '$WS_STATUS' = 2 ]"
   check "... cut off by MaxAuthTries" grep -q "too many keys tried" "$T_DIR/idonlyno.err"
 
   start_ws pubonly -p "$MANY_PORT" -o GlobalKnownHostsFile=none \

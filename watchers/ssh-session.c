@@ -635,18 +635,25 @@ is_key_failure (int rc)
          rc == LIBSSH2_ERROR_HOSTKEY_INIT || rc == LIBSSH2_ERROR_HOSTKEY_SIGN;
 }
 
+/* After a refused login: what to say about the keys offered.  The server
+ * may end the connection at its MaxAuthTries, or (depending on when its
+ * disconnect is read) refuse the keys that follow. */
+static const char *
+keys_hint (const MsSshSession *s)
+{
+  if (s->keys_tried == 0)
+    return "";
+  if (s->use_agent && !s->identities_only)
+    return "; too many keys tried?  sshd's MaxAuthTries allows 6 by default (with IdentitiesOnly "
+           "yes, only the agent's keys of the IdentityFile files are offered)";
+  return "; too many keys tried?  sshd's MaxAuthTries allows 6 by default";
+}
+
 static void
 auth_broken (MsSshSession *s, GError **error)
 {
-  g_set_error (error, MS_SSH_ERROR, MS_SSH_ERROR_CONNECT,
-               "%s closed the connection while authenticating (%s)%s%s", s->host, last_error (s),
-               s->keys_tried > 0 ? "; too many keys tried?  sshd's MaxAuthTries allows 6 by "
-                                   "default"
-                                 : "",
-               s->keys_tried > 0 && s->use_agent && !s->identities_only
-                 ? " (with IdentitiesOnly yes, only the agent's keys of the IdentityFile files "
-                   "are offered)"
-                 : "");
+  g_set_error (error, MS_SSH_ERROR, MS_SSH_ERROR_CONNECT, "%s closed the connection while authenticating (%s)%s",
+               s->host, last_error (s), keys_hint (s));
 }
 
 /* Is `blob` (NULL: an unknown key) one of `blobs`? */
@@ -1119,8 +1126,9 @@ ms_ssh_session_step (MsSshSession *s, gint64 now, MsSshWait *wait, GError **erro
         continue;
       }
       g_set_error (error, MS_SSH_ERROR, MS_SSH_ERROR_AUTH,
-                   "no key was accepted for %s@%s (%u tried%s)", s->user, s->host, s->keys_tried,
-                   s->use_agent ? ", from ssh-agent and key files" : ", from key files");
+                   "no key was accepted for %s@%s (%u tried%s)%s", s->user, s->host, s->keys_tried,
+                   s->use_agent ? ", from ssh-agent and key files" : ", from key files",
+                   s->keys_tried > 1 ? keys_hint (s) : "");
       return MS_SSH_FAILED;
     }
 
