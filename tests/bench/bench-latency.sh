@@ -47,7 +47,11 @@
 #       `watch_imap` on IDLE (DisableExtensions NOTIFY): a hibernated IDLE
 #       is woken by the change at once and reports it without the 500 ms
 #       a running imap process holds notifications for.  HIBERNATE_PAUSE
-#       replaces PAUSE there.
+#       replaces PAUSE there.  A change the connection is not woken for
+#       (one in 103 in two runs, made as watch_imap renewed its IDLE; a
+#       plain-IMAP probe that keeps its renewals apart from its appends saw
+#       none in 120) waits for the next change or keepalive: counted as
+#       missed, as in A2.
 # mbsync runs with -Tz, which turns off its one-second Maildir guard (it
 # sleeps a second when a cur/ or new/ changed in the current second, as a
 # local flag change always has); without it B' measures that second.  -Tz
@@ -515,7 +519,9 @@ dovecot_setup --hibernate "$HIBERNATE_S" || { fail "Dovecot did not restart with
 RC_IDLE=$T_DIR/mbsyncrc.idle
 sed '/^IMAPAccount /a DisableExtensions NOTIFY' "$RC" > "$RC_IDLE"
 ms_start hibernate "$build/watch_imap -c $RC_IDLE c" || exit 1
-PAUSE=$HIBERNATE_PAUSE series_append A3 mswatch "$LOCAL_EV"
+PAUSE=$HIBERNATE_PAUSE series_append A3 race "$LOCAL_EV"
+a3_missed=$MISSED
+ms_settle
 no_duplicates "A3" "$MAIL"
 ms_stop
 
@@ -552,6 +558,7 @@ echo "      missed within $MISS_DEADLINE_S s: $a2_missed of $((WARMUP + N))" \
 row "A3  APPEND -> local file (IDLE, Dovecot hibernating)" A3
 row "      APPEND -> \"Sync started\"" A3.start
 row "      \"Sync started\" -> file" A3.tofile
+echo "      missed within $MISS_DEADLINE_S s: ${a3_missed:--} of $((WARMUP + N))"
 row "B   local flag rename -> server file (mswatch)" B
 row "      rename -> \"Sync started\"" B.start
 row "      \"Sync started\" -> server file" B.toserver
