@@ -48,10 +48,10 @@
 #       is woken by the change at once and reports it without the 500 ms
 #       a running imap process holds notifications for.  HIBERNATE_PAUSE
 #       replaces PAUSE there.  A change the connection is not woken for
-#       (one in 103 in two runs, made as watch_imap renewed its IDLE; a
-#       plain-IMAP probe that keeps its renewals apart from its appends saw
-#       none in 120) waits for the next change or keepalive: counted as
-#       missed, as in A2.
+#       (one in 103 in two runs, the 58th both times, near watch_imap's
+#       second IDLE renewal; a plain-IMAP probe that keeps its renewals
+#       apart from its appends saw none in 120) waits for the next change
+#       or keepalive: counted as missed, as in A2.
 # mbsync runs with -Tz, which turns off its one-second Maildir guard (it
 # sleeps a second when a cur/ or new/ changed in the current second, as a
 # local flag change always has); without it B' measures that second.  -Tz
