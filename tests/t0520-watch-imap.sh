@@ -320,7 +320,10 @@ n=$(renewals)
 renewed () { [ "$(renewals)" -gt "$n" ]; }
 check "hibernation: the keepalive goes through" wait_until 20 renewed
 check "... and it is handed over again" wait_until 10 hibernated
-dovecot_store INBOX '1:*' +FLAGS '\Flagged'
+# One message (the newest: the one appended above), as in the other flag
+# tests: a change to several comes as several FETCH lines, which a slow
+# machine may read apart and report one by one.
+dovecot_store INBOX '*' +FLAGS '\Flagged'
 expect "hibernation: a flag change is reported" INBOX
 check "hibernation: Dovecot woke it every time" sh -c '! grep -q "Failed to unhibernate" "$1"' x "$DOVECOT_LOG"
 stop
