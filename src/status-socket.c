@@ -27,25 +27,32 @@
 
 /* --- the path -------------------------------------------------------------------- */
 
-/* `dir` must be a directory (not a symlink) owned by us that nobody else
- * may enter, or a socket in it could be swapped under us. */
+/* `path` must be a file of `type` (S_IFDIR, S_IFSOCK; not a symlink)
+ * owned by us that nobody else may use; `what` names the type. */
 static gboolean
-check_private_dir (const char *dir, GError **error)
+check_private (const char *path, mode_t type, const char *what, GError **error)
 {
   struct stat st;
 
-  if (lstat (dir, &st) != 0) {
+  if (lstat (path, &st) != 0) {
     int e = errno;
-    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (e), "%s: %s", dir, g_strerror (e));
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (e), "%s: %s", path, g_strerror (e));
     return FALSE;
   }
-  if (!S_ISDIR (st.st_mode) || st.st_uid != getuid () || (st.st_mode & 077) != 0) {
-    g_set_error (error, MS_ERROR, MS_ERROR_FAILED,
-                 "%s is not a directory of uid %u that only its owner may use", dir,
-                 (unsigned) getuid ());
+  if ((st.st_mode & S_IFMT) != type || st.st_uid != getuid () || (st.st_mode & 077) != 0) {
+    g_set_error (error, MS_ERROR, MS_ERROR_FAILED, "%s is not a %s of uid %u that only its owner may use",
+                 path, what, (unsigned) getuid ());
     return FALSE;
   }
   return TRUE;
+}
+
+/* `dir` must be a directory of ours that nobody else may enter, or a
+ * socket in it could be swapped under us. */
+static gboolean
+check_private_dir (const char *dir, GError **error)
+{
+  return check_private (dir, S_IFDIR, "directory", error);
 }
 
 static char *
@@ -111,23 +118,9 @@ gboolean
 ms_status_socket_check_fallback (const char *path, GError **error)
 {
   g_autofree char *dir = g_path_get_dirname (path);
-  struct stat st;
 
-  if (!check_private_dir (dir, error))
-    return FALSE;
-  if (lstat (path, &st) != 0) {
-    int e = errno;
-    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (e), "%s: %s", path, g_strerror (e));
-    return FALSE;
-  }
-  /* The server binds it with umask 0177: 0600. */
-  if (!S_ISSOCK (st.st_mode) || st.st_uid != getuid () || (st.st_mode & 077) != 0) {
-    g_set_error (error, MS_ERROR, MS_ERROR_FAILED,
-                 "%s is not a socket of uid %u that only its owner may use", path,
-                 (unsigned) getuid ());
-    return FALSE;
-  }
-  return TRUE;
+  /* The server binds the socket with umask 0177: 0600. */
+  return check_private_dir (dir, error) && check_private (path, S_IFSOCK, "socket", error);
 }
 
 /* --- the server ------------------------------------------------------------------ */
