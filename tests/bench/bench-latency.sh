@@ -47,11 +47,14 @@
 #       `watch_imap` on IDLE (DisableExtensions NOTIFY): a hibernated IDLE
 #       is woken by the change at once and reports it without the 500 ms
 #       a running imap process holds notifications for.  HIBERNATE_PAUSE
-#       replaces PAUSE there.  A change the connection is not woken for
-#       (one in 103 in two runs, the 58th both times, near watch_imap's
-#       second IDLE renewal; a plain-IMAP probe that keeps its renewals
-#       apart from its appends saw none in 120) waits for the next change
-#       or keepalive: counted as missed, as in A2.
+#       replaces PAUSE there.  Dovecot 2.3 drops a change made in the last
+#       500 ms before it hibernates the connection (the imap process was
+#       holding that notification; the hibernated connection watches only
+#       for later changes).  Each change here is made 2 s after the last
+#       crossed, clear of that window, but a keepalive renewal of the IDLE
+#       moves the hand-over, and a change can land in it (one in 103 in
+#       each full run): it waits for the next change or keepalive and is
+#       counted as missed, as in A2.
 # mbsync runs with -Tz, which turns off its one-second Maildir guard (it
 # sleeps a second when a cur/ or new/ changed in the current second, as a
 # local flag change always has); without it B' measures that second.  -Tz
