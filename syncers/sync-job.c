@@ -65,6 +65,18 @@ flags_to_imap (MsFlags f)
 
 /* --- names ------------------------------------------------------------------ */
 
+/* Whether `name` is a server name as IMAP wants it: 7-bit and the one
+ * canonical modified UTF-7 form of what it stands for. */
+static gboolean
+is_imap_name (const char *name)
+{
+  for (const char *p = name; *p; p++)
+    if ((guchar) *p >= 0x80)
+      return FALSE;
+  g_autofree char *decoded = ms_imap_utf7_decode (name, -1, NULL);
+  return decoded != NULL;
+}
+
 char *
 ms_sync_far_name (const MsSyncContext *ctx, char delim, const char *box, GError **error)
 {
@@ -82,27 +94,45 @@ ms_sync_far_name (const MsSyncContext *ctx, char delim, const char *box, GError 
     g_strdelimit (local, "/", delim);
   }
   g_autofree char *full = g_strconcat (ctx->far_prefix ? ctx->far_prefix : "", local, NULL);
-  return ms_imap_utf7_encode (full, -1, error);
+  if (!is_imap_name (full)) {
+    /* mbsync 1.4 keeps server names as they are, so a Maildir folder it
+     * made for a server folder with accents is named in modified UTF-7;
+     * a folder named in UTF-8 has no server folder it could stand for. */
+    g_autofree char *suggest = ms_imap_utf7_encode (box, -1, NULL);
+    if (suggest != NULL)
+      g_set_error (error, MS_ERROR, MS_ERROR_BAD_NAME,
+                   "mailbox \"%s\" is not named in modified UTF-7, as server names are kept in the Maildir "
+                   "(by mbsync too): rename the folder to \"%s\"",
+                   box, suggest);
+    else
+      g_set_error (error, MS_ERROR, MS_ERROR_BAD_NAME, "mailbox \"%s\" is not a name an IMAP server can have",
+                   box);
+    return NULL;
+  }
+  return g_steal_pointer (&full);
 }
 
 char *
 ms_sync_box_from_far (const MsSyncContext *ctx, char delim, const char *far_name, GError **error)
 {
-  g_autofree char *utf8 = ms_imap_utf7_decode (far_name, -1, error);
-  if (utf8 == NULL)
-    return NULL;
-  if (g_ascii_strcasecmp (utf8, "INBOX") == 0)
+  if (g_ascii_strcasecmp (far_name, "INBOX") == 0)
     return g_strdup ("INBOX");
   const char *prefix = ctx->far_prefix ? ctx->far_prefix : "";
-  if (!g_str_has_prefix (utf8, prefix) || utf8[strlen (prefix)] == '\0')
+  if (!g_str_has_prefix (far_name, prefix) || far_name[strlen (prefix)] == '\0')
     return NULL;
-  char *box = g_strdup (utf8 + strlen (prefix));
+  char *box = g_strdup (far_name + strlen (prefix));
   if (delim != '\0' && delim != '/') {
     if (strchr (box, '/') != NULL) {
       g_free (box);
       return NULL; /* a '/' in a server name cannot be represented locally */
     }
     g_strdelimit (box, (char[]) { delim, '\0' }, '/');
+  }
+  /* 8-bit names come only from servers that send UTF-8 (UTF8=ACCEPT). */
+  if (!g_utf8_validate (box, -1, NULL)) {
+    g_set_error (error, MS_ERROR, MS_ERROR_BAD_NAME, "the name is neither modified UTF-7 nor UTF-8");
+    g_free (box);
+    return NULL;
   }
   return box;
 }
@@ -2235,12 +2265,7 @@ ms_sync_list_boxes (MsSyncContext *ctx, GError **error)
   BoxList bl = { ctx, delim, g_ptr_array_new_with_free_func (g_free) };
   g_autofree char *pattern = NULL;
   {
-    g_autofree char *utf7 = ms_imap_utf7_encode (ctx->far_prefix ? ctx->far_prefix : "", -1, error);
-    if (utf7 == NULL) {
-      g_ptr_array_unref (bl.names);
-      return NULL;
-    }
-    g_autofree char *with_star = g_strconcat (utf7, "*", NULL);
+    g_autofree char *with_star = g_strconcat (ctx->far_prefix ? ctx->far_prefix : "", "*", NULL);
     pattern = ms_imap_quote (with_star);
   }
   g_autoptr (MsImapResponse) r = ms_imap_client_run (ctx->imap, on_list, &bl, error, "LIST \"\" %s", pattern);

@@ -94,10 +94,16 @@ typedef struct {
 } MsSyncCounts;
 
 /* The IMAP name of a canonical mailbox name: "INBOX" stays, others get the
- * store's Path prefix and the server's hierarchy delimiter, in modified
- * UTF-7. (transfer full) */
+ * store's Path prefix and the server's hierarchy delimiter.  Names are not
+ * transcoded, as mbsync 1.4 does not: a server folder "Entw&APw-rfe"
+ * (Entwürfe) is the Maildir folder "Entw&APw-rfe", so that either program
+ * can take over the other's Maildir.  A name that is not valid modified
+ * UTF-7 (a folder made in UTF-8) fails, naming the folder it should have.
+ * (transfer full) */
 char *ms_sync_far_name (const MsSyncContext *ctx, char delim, const char *box, GError **error);
-/* The reverse, for LIST results; NULL if outside the prefix. (transfer full) */
+/* The reverse, for LIST results; NULL if outside the prefix or, with
+ * `error` set, neither 7-bit nor UTF-8.  Whether a folder can have the
+ * name is for ms_maildir_folder_path() to say. (transfer full) */
 char *ms_sync_box_from_far (const MsSyncContext *ctx, char delim, const char *far_name, GError **error);
 
 /* Lists the canonical names on both sides (sorted, deduplicated). */

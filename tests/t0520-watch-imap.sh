@@ -4,7 +4,7 @@
 # NOTIFY hidden; STATUS polling alone, NOTIFY, IDLE and CONDSTORE hidden),
 # new mail, flag changes, expunges, folders created and deleted, in several
 # folders, each reported once under the name watch_maildirs would print
-# (Maildir++ and Verbatim, a nested and a UTF-8 folder); the exits: stdin
+# (Maildir++ and Verbatim, a nested and an accented folder); the exits: stdin
 # closed, stdout's reader gone, server restarted, server hung; start-up
 # errors.
 #
@@ -25,8 +25,9 @@ plan 101
 
 LC_ALL=C
 export LC_ALL
-# The UTF-8 folders: "été" and "lists.été", in modified UTF-7 for IMAP.
-ETE=$(printf '\303\251t\303\251')
+# The folders "été" and "lists.été", in modified UTF-7, the form IMAP and
+# the Maildir (as mbsync 1.4 names its folders) both use; Dovecot's NOTIFY
+# names them in UTF-8.
 ETE_IMAP='&AOk-t&AOk-'
 # Capability lists that hide NOTIFY, then IDLE and CONDSTORE too.
 CAPS_IDLE="IMAP4rev1 LITERAL+ UIDPLUS ENABLE IDLE CONDSTORE QRESYNC"
@@ -201,9 +202,9 @@ expect "NOTIFY: new mail in INBOX" INBOX
 dovecot_append lists.debian "$MSG" > /dev/null
 expect "NOTIFY: new mail in a nested folder" lists.debian
 dovecot_append "$ETE_IMAP" "$MSG" > /dev/null
-expect "NOTIFY: new mail in a UTF-8 folder" "$ETE"
+expect "NOTIFY: new mail in a UTF-8 folder" "$ETE_IMAP"
 dovecot_append "lists.$ETE_IMAP" "$MSG" > /dev/null
-expect "NOTIFY: new mail in a nested UTF-8 folder" "lists.$ETE"
+expect "NOTIFY: new mail in a nested UTF-8 folder" "lists.$ETE_IMAP"
 dovecot_store work 1 +FLAGS '\Flagged'
 expect "NOTIFY: a flag change (not \\Seen)" work
 dovecot_doveadm expunge -u "$DOVECOT_USER" mailbox lists.debian uid 1
@@ -213,7 +214,7 @@ expect "NOTIFY: a folder the Patterns exclude is not reported"
 dovecot_append work "$MSG" > /dev/null
 dovecot_append INBOX "$MSG" > /dev/null
 dovecot_store "$ETE_IMAP" 1 +FLAGS '\Seen'
-expect "NOTIFY: three folders at once, each once" work INBOX "$ETE"
+expect "NOTIFY: three folders at once, each once" work INBOX "$ETE_IMAP"
 dovecot_imap 'CREATE fresh' > /dev/null
 expect "NOTIFY: a folder created" fresh
 dovecot_imap 'DELETE fresh' > /dev/null
@@ -227,7 +228,7 @@ start_ok "Verbatim: start line"
 dovecot_append lists.debian "$MSG" > /dev/null
 expect "Verbatim: a nested folder is a/b" lists/debian
 dovecot_append "lists.$ETE_IMAP" "$MSG" > /dev/null
-expect "Verbatim: a nested UTF-8 folder" "lists/$ETE"
+expect "Verbatim: a nested UTF-8 folder" "lists/$ETE_IMAP"
 dovecot_append INBOX "$MSG" > /dev/null
 dovecot_store lists.debian 2 +FLAGS '\Answered'
 expect "Verbatim: INBOX and a flag change together" INBOX lists/debian
@@ -281,10 +282,10 @@ expect "IDLE: a flag change in INBOX" INBOX
 dovecot_doveadm expunge -u "$DOVECOT_USER" mailbox INBOX uid 1
 expect "IDLE: an expunge in INBOX" INBOX
 dovecot_append "lists.$ETE_IMAP" "$MSG" > /dev/null
-expect "IDLE: new mail in a polled nested UTF-8 folder" "lists.$ETE"
+expect "IDLE: new mail in a polled nested UTF-8 folder" "lists.$ETE_IMAP"
 dovecot_doveadm expunge -u "$DOVECOT_USER" mailbox lists.debian uid 2
 dovecot_store "$ETE_IMAP" 1 +FLAGS '\Draft'
-expect "IDLE: expunge and flag change in polled folders" lists.debian "$ETE"
+expect "IDLE: expunge and flag change in polled folders" lists.debian "$ETE_IMAP"
 dovecot_append work "$MSG" > /dev/null
 dovecot_append Trash "$MSG" > /dev/null
 dovecot_append lists.debian "$MSG" > /dev/null
@@ -339,7 +340,7 @@ dovecot_store lists.debian 3 +FLAGS '\Seen'
 expect "polling: \\Seen changed (UNSEEN)" lists.debian
 dovecot_doveadm expunge -u "$DOVECOT_USER" mailbox INBOX uid 2
 dovecot_append "$ETE_IMAP" "$MSG" > /dev/null
-expect "polling: an expunge and new mail in two folders" INBOX "$ETE"
+expect "polling: an expunge and new mail in two folders" INBOX "$ETE_IMAP"
 dovecot_imap 'CREATE fresh2' > /dev/null
 expect "polling: a folder created" fresh2
 dovecot_imap 'DELETE fresh2' > /dev/null

@@ -217,27 +217,29 @@ sync_run "$T_DIR/cfar.log" -c "$T_DIR/rc-cfar" c
 sync_exit_is "Create Far: exits 0" 0
 is "... the local folder is made on the server with its message" "$(sync_ids "$(sync_server onlynear)")" "$near_only"
 
-# --- nested and non-ASCII folder names ------------------------------------------------
-books=$(sync_add_local "$M/Projekte/Bücher" S)
+# --- nested and accented folder names ------------------------------------------------
+# Folders are named as the server names them, in modified UTF-7 (as mbsync
+# 1.4 does): Bücher is B&APw-cher on both sides, Grüße Gr&APwA3w-e.
+books=$(sync_add_local "$M/Projekte/B&APw-cher" S)
 greet=$(sync_add_server "Archiv.Gr&APwA3w-e")
-sync_run "$T_DIR/utf8.log" -c "$RC" c
-sync_exit_is "Verbatim: syncing Projekte/Bücher and Archiv/Grüße exits 0" 0
-is "the server names the folder in modified UTF-7 (Projekte.B&APw-cher)" \
-  "$(dovecot_status 'Projekte.B&APw-cher' MESSAGES)" 1
+sync_run "$T_DIR/utf7.log" -c "$RC" c
+sync_exit_is "Verbatim: syncing Projekte/B&APw-cher and Archiv/Gr&APwA3w-e exits 0" 0
+is "the server has Projekte.B&APw-cher" "$(dovecot_status 'Projekte.B&APw-cher' MESSAGES)" 1
 is "... holding the message, seen" "$(sync_server 'Projekte.B&APw-cher')" "$books S"
-is "the server's Archiv.Gr&APwA3w-e is the local Archiv/Grüße" "$(sync_ids "$(sync_local "$M/Archiv/Grüße")")" "$greet"
+is "the server's Archiv.Gr&APwA3w-e is the local Archiv/Gr&APwA3w-e" \
+  "$(sync_ids "$(sync_local "$M/Archiv/Gr&APwA3w-e")")" "$greet"
 PP=$T_DIR/pp
 sync_write_rc "$T_DIR/rc-pp" tunnel Maildir++ "$PP" "Patterns INBOX Projekte/* Archiv/*" "Create Both" "SyncState *"
-pp_new=$(sync_add_local "$PP/.Projekte.Bücher")
+pp_new=$(sync_add_local "$PP/.Projekte.B&APw-cher")
 sync_run "$T_DIR/pp.log" -c "$T_DIR/rc-pp" c
 sync_exit_is "Maildir++: exits 0" 0
 is "... INBOX is the root folder" "$(sync_count "$PP")" "$(dovecot_status INBOX MESSAGES)"
-is "... Archiv/Grüße is .Archiv.Grüße" "$(sync_ids "$(sync_local "$PP/.Archiv.Grüße")")" "$greet"
-is "... .Projekte.Bücher joined Projekte.B&APw-cher on the server" "$(dovecot_status 'Projekte.B&APw-cher' MESSAGES)" 2
+is "... Archiv/Gr&APwA3w-e is .Archiv.Gr&APwA3w-e" "$(sync_ids "$(sync_local "$PP/.Archiv.Gr&APwA3w-e")")" "$greet"
+is "... .Projekte.B&APw-cher joined Projekte.B&APw-cher on the server" "$(dovecot_status 'Projekte.B&APw-cher' MESSAGES)" 2
 check "... with its new message" sh -c 'printf "%s\n" "$1" | grep -qF -- "$2"' x \
   "$(sync_server 'Projekte.B&APw-cher')" "$pp_new"
 sync_run "$T_DIR/verb-after-pp.log" -V -c "$RC" c
-is "the Verbatim tree then pulls that one message" "$(sync_count "$M/Projekte/Bücher")" 2
+is "the Verbatim tree then pulls that one message" "$(sync_count "$M/Projekte/B&APw-cher")" 2
 
 # --- UIDVALIDITY changes ------------------------------------------------------------
 dovecot_seed uv 5

@@ -5,7 +5,10 @@
 # changes made after that must sync; and mbsync run again afterwards must
 # find nothing to do.  Twice: with the state in each folder (SyncState *)
 # and a Verbatim tree, and with mbsync's default state directory ~/.mbsync/
-# (HOME pointing into the test directory) and a Maildir++ tree.
+# (HOME pointing into the test directory) and a Maildir++ tree.  One server
+# folder is accented ("été"): both programs name its Maildir folder as the
+# server does, in modified UTF-7; a folder a MUA made in UTF-8 is refused
+# with the name it should have.
 . "$top_srcdir/tests/lib/test-lib.sh"
 . "$top_srcdir/tests/lib/dovecot.sh"
 . "$top_srcdir/tests/helpers/sync-lib.sh"
@@ -13,18 +16,22 @@
 dovecot_available
 command -v mbsync >/dev/null 2>&1 || skip_all "mbsync not found (install isync)"
 
-plan 39
+plan 45
 
 if ! dovecot_setup; then
   echo "Bail out! the Dovecot fixture did not start"
   exit 1
 fi
-dovecot_seed INBOX 6 && dovecot_seed "box01 box02" 3 || { echo "Bail out! seeding failed"; exit 1; }
+# "&AOk-t&AOk-" is "été" in modified UTF-7: mbsync 1.4 names its folder so.
+# (Appended through IMAP: the seeder asks doveadm, which takes UTF-8 names.)
+ETE='&AOk-t&AOk-'
+dovecot_seed INBOX 6 && dovecot_seed "box01 box02" 3 &&
+  for i in 1 2 3; do sync_add_server "$ETE" > /dev/null || exit 1; done || { echo "Bail out! seeding failed"; exit 1; }
 dovecot_store INBOX 1:2 +FLAGS '\Seen'
 dovecot_store INBOX 3 +FLAGS '\Flagged \Answered'
 dovecot_store box01 1 +FLAGS '\Seen \Draft'
 
-FOLDERS="INBOX box01 box02"
+FOLDERS="INBOX box01 box02 $ETE"
 HOME=$T_DIR/home
 export HOME
 mkdir -p "$HOME"
@@ -104,6 +111,20 @@ adoption () {
 
 adoption instate Verbatim "Patterns *" "Create Both" "SyncState *"
 check "instate: the state is in each folder" test -s "$T_DIR/instate/box01/.mbsyncstate"
+
+# A folder made in UTF-8 (by a MUA) stands for no server folder: sync_imap
+# names the folder it should be, creates nothing, and syncs the rest.
+CAFE=$(printf 'caf\303\251')
+mkdir -p "$T_DIR/instate/$CAFE/cur" "$T_DIR/instate/$CAFE/new" "$T_DIR/instate/$CAFE/tmp"
+sync_add_local "$T_DIR/instate/$CAFE" S > /dev/null
+far=$(sync_add_server box02)
+sync_run "$T_DIR/utf8-folder.log" -c "$T_DIR/rc-instate" c
+sync_exit_is "a folder named in UTF-8: sync_imap fails" 1
+check "... saying what to rename it to" grep -qF "rename the folder to \"caf&AOk-\"" "$T_DIR/utf8-folder.log"
+no_cafe_on_server () { ! dovecot_doveadm mailbox list -u "$DOVECOT_USER" | grep -qi caf; }
+check "... creates no server folder for it" no_cafe_on_server
+check "... and syncs the other folders" test -n "$(sync_local_file "$T_DIR/instate/box02" "$far")"
+rm -rf "$T_DIR/instate/$CAFE"
 
 adoption homestate Maildir++ "Patterns *" "Create Both"
 check "homestate: the state is in ~/.mbsync/" test -s "$HOME/.mbsync/:far:box01_:near:box01"

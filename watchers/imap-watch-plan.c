@@ -135,20 +135,18 @@ ms_imap_watch_map_far (const MsChannelSetup *setup, char delim, const char *far_
 {
   /* Only the prefix matters to the name mapping. */
   MsSyncContext ctx = { .far_prefix = setup->far_prefix };
-  g_autoptr (GError) error = NULL;
-  g_autofree char *box = ms_sync_box_from_far (&ctx, delim, far_name, &error);
-  if (box == NULL && error != NULL && g_utf8_validate (far_name, -1, NULL)) {
-    /* Not modified UTF-7.  Dovecot 2.3's NOTIFY names mailboxes in its
-     * STATUS and LIST notifications in UTF-8 (imap-notify.c hands the
-     * UTF-8 name to code that expects modified UTF-7), as a server with
-     * UTF8=ACCEPT enabled would: so a name that does not decode but is
-     * UTF-8 is taken as the name itself.  A name that is valid modified
-     * UTF-7 is always decoded; only Dovecot's UTF-8 names that happen to
-     * look like modified UTF-7 ("a&-b") are misread, as one more folder. */
-    g_autofree char *encoded = ms_imap_utf7_encode (far_name, -1, NULL);
-    if (encoded != NULL)
-      box = ms_sync_box_from_far (&ctx, delim, encoded, NULL);
-  }
+  /* Dovecot 2.3's NOTIFY names mailboxes in its STATUS and LIST
+   * notifications in UTF-8 (imap-notify.c hands the UTF-8 name to code
+   * that expects modified UTF-7), as a server with UTF8=ACCEPT enabled
+   * would; folders are named in modified UTF-7 (ms_sync_far_name).  So a
+   * name that is not modified UTF-7 but is UTF-8 is encoded first.  Only
+   * Dovecot's UTF-8 names that happen to be valid modified UTF-7
+   * ("a&AOk-" for a folder so named) are misread, as one more folder. */
+  g_autofree char *decoded = ms_imap_utf7_decode (far_name, -1, NULL);
+  g_autofree char *encoded = decoded == NULL && g_utf8_validate (far_name, -1, NULL)
+                               ? ms_imap_utf7_encode (far_name, -1, NULL)
+                               : NULL;
+  g_autofree char *box = ms_sync_box_from_far (&ctx, delim, encoded != NULL ? encoded : far_name, NULL);
   if (box == NULL || !ms_channel_setup_selects (setup, box))
     return FALSE;
   /* A name no folder can have (a '.' in a Maildir++ component, a control

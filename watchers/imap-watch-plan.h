@@ -120,8 +120,9 @@ guint ms_imap_watch_idle_period (guint keepalive_s, guint idle_renew_s);
 char *ms_imap_watch_output_name (MsMaildirLayout layout, const char *box);
 
 /* The canonical name of a server mailbox (`far_name` as the server sends
- * it, modified UTF-7 — or UTF-8 where that does not decode, as Dovecot's
- * NOTIFY sends it — and `delim` its hierarchy delimiter) and the line to
+ * it, modified UTF-7, which folders are named in too — or UTF-8 where that
+ * does not decode, as Dovecot's NOTIFY sends it, then encoded — and `delim`
+ * its hierarchy delimiter) and the line to
  * print for it, when the channel covers it and its Maildir folder could
  * exist; else FALSE.  *box and *line are transfer full, either may be
  * NULL. */

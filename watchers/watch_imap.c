@@ -66,7 +66,6 @@
 #include "channel.h"
 #include "imap-client.h"
 #include "ms-fd.h"
-#include "imap-utf7.h"
 #include "imap-watch-plan.h"
 #include "mbsyncrc.h"
 #include "ms-error.h"
@@ -526,10 +525,7 @@ conn_list (Conn *c, GError **error)
     g_ptr_array_add (boxes, g_strdup (c->setup->single_box));
     return g_steal_pointer (&boxes);
   }
-  g_autofree char *utf7 = ms_imap_utf7_encode (c->setup->far_prefix, -1, error);
-  if (utf7 == NULL)
-    return NULL;
-  g_autofree char *with_star = g_strconcat (utf7, "*", NULL);
+  g_autofree char *with_star = g_strconcat (c->setup->far_prefix ? c->setup->far_prefix : "", "*", NULL);
   g_autofree char *pattern = ms_imap_quote (with_star);
   c->listing = boxes;
   gboolean ok = conn_run (c, error, "LIST \"\" %s", pattern) && conn_run (c, error, "LIST \"\" INBOX");
