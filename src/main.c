@@ -23,6 +23,7 @@
 #include "dispatch.h"
 #include "hook.h"
 #include "messages.h"
+#include "ms-fd.h"
 #include "status-client.h"
 #include "status-socket.h"
 #include "supervisor.h"
@@ -210,6 +211,9 @@ signal_ignored (int sig)
 int
 main (int argc, char **argv)
 {
+  /* Started with a standard descriptor closed (from cron, `2>&-`), a pipe
+   * or socket of ours would land there and get our messages. */
+  ms_fd_fill_std (TRUE);
   g_autofree char *config_path = NULL;
   gboolean dry = FALSE, quiet = FALSE, version = FALSE, status = FALSE, json = FALSE;
   gint hook_warn_after_s = 0;

@@ -15,7 +15,9 @@ typedef struct {
 struct MsSyncPool {
   MsChannelSetup *setup;
   gboolean force;
-  guint n_conns; /* connections to use; lowered when the server refuses more */
+  guint n_conns;     /* connections to use; lowered when the server refuses more */
+  guint n_conns_max; /* what was asked for */
+  gint64 lowered_us; /* monotonic: when n_conns was last lowered */
   Conn conns[MS_SYNC_POOL_CONNECTIONS_MAX];
 
   GMutex lock; /* guards what follows, and the setup's secret */
@@ -42,6 +44,19 @@ typedef struct {
  * pause, or one whose sync keeps failing, costs no endless syncs. */
 #define MS_SYNC_POOL_VERIFY_TRIES 3
 
+/* Seconds after the server refused one connection more before a run asks
+ * for all of them again: the limit it hit may have been other clients'
+ * connections, since closed, or the failure a passing one.  One refused
+ * attempt per ten minutes is what a real limit costs. */
+#define MS_SYNC_POOL_REGROW_S 600
+static guint regrow_s = MS_SYNC_POOL_REGROW_S;
+
+void
+ms_sync_pool_set_regrow_s (guint seconds)
+{
+  regrow_s = seconds;
+}
+
 static void conn_drop (Conn *c);
 
 MsSyncPool *
@@ -50,7 +65,7 @@ ms_sync_pool_new (MsChannelSetup *setup, guint connections, gboolean force)
   MsSyncPool *pool = g_new0 (MsSyncPool, 1);
   pool->setup = setup;
   pool->force = force;
-  pool->n_conns = CLAMP (connections, 1, MS_SYNC_POOL_CONNECTIONS_MAX);
+  pool->n_conns = pool->n_conns_max = CLAMP (connections, 1, MS_SYNC_POOL_CONNECTIONS_MAX);
   g_mutex_init (&pool->lock);
   pool->fingerprints = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   pool->verify = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
@@ -123,14 +138,20 @@ open_conns (MsSyncPool *pool)
   return n;
 }
 
+/* Connects `c` unless it is.  During the backoff after a failure it fails
+ * without trying, with *waiting (may be NULL) set. */
 static gboolean
-conn_connect (MsSyncPool *pool, Conn *c, GError **error)
+conn_connect (MsSyncPool *pool, Conn *c, gboolean *waiting, GError **error)
 {
+  if (waiting != NULL)
+    *waiting = FALSE;
   if (c->imap != NULL)
     return TRUE;
   g_mutex_lock (&pool->lock);
   gint64 now = g_get_monotonic_time ();
   if (now < pool->next_connect_us && pool->connect_error != NULL) {
+    if (waiting != NULL)
+      *waiting = TRUE;
     g_set_error (error, MS_ERROR, MS_ERROR_FAILED, "%s: %s (next attempt in %d s)",
                  pool->setup->channel->name, pool->connect_error->message,
                  (int) ((pool->next_connect_us - now + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC));
@@ -194,7 +215,8 @@ ms_sync_pool_describe (MsSyncPool *pool)
     text = g_strdup_printf ("down: %s (%u failed attempt%s in a row)", pool->connect_error->message,
                             pool->connect_failures, pool->connect_failures == 1 ? "" : "s");
   else
-    text = g_strdup_printf ("%u of %u connections open to %s", open, pool->n_conns, server);
+    /* One that was connecting when the others were cut back may be open. */
+    text = g_strdup_printf ("%u of %u connections open to %s", open, MAX (open, pool->n_conns), server);
   g_mutex_unlock (&pool->lock);
   return text;
 }
@@ -339,7 +361,7 @@ static void
 run_box (MsSyncPool *pool, Conn *c, const char *box, Place *place, MsSyncResult *result)
 {
   gboolean reused = c->imap != NULL && c->served;
-  if (!conn_connect (pool, c, &result->error))
+  if (!conn_connect (pool, c, NULL, &result->error))
     return;
   if (sync_one (pool, c, box, place, result, &result->error)) {
     result->ok = TRUE;
@@ -352,7 +374,7 @@ run_box (MsSyncPool *pool, Conn *c, const char *box, Place *place, MsSyncResult 
     return;
   /* Not the mailbox's fault: the connection is suspect. */
   conn_drop (c);
-  if (!reused || !conn_connect (pool, c, NULL))
+  if (!reused || !conn_connect (pool, c, NULL, NULL))
     return;
   g_clear_error (&result->error);
   if (sync_one (pool, c, box, place, result, &result->error)) {
@@ -446,13 +468,17 @@ worker_main (gpointer data)
        * the others (or to the end of the run), and while another one is
        * open no later run asks for more. */
       g_autoptr (GError) error = NULL;
-      if (!conn_connect (pool, w->conn, &error)) {
+      gboolean waiting;
+      if (!conn_connect (pool, w->conn, &waiting, &error)) {
         g_async_queue_push (run->todo, item);
+        if (waiting)
+          return NULL; /* another worker's attempt failed; this one made none */
         g_mutex_lock (&pool->lock);
         guint open = open_conns (pool);
         if (open > 0 && open < pool->n_conns) {
           g_message ("%s; syncing on %u connection%s", error->message, open, open == 1 ? "" : "s");
           pool->n_conns = open;
+          pool->lowered_us = g_get_monotonic_time ();
           pool->connect_failures = 0;
           pool->next_connect_us = 0;
           g_clear_error (&pool->connect_error);
@@ -492,7 +518,12 @@ ms_sync_pool_run (MsSyncPool *pool, GPtrArray *boxes, MsSyncDoneFn done, MsSyncP
   /* Open connections first: they cost nothing to use. */
   Worker workers[MS_SYNC_POOL_CONNECTIONS_MAX];
   guint n = 0;
+  g_mutex_lock (&pool->lock);
+  if (pool->n_conns < pool->n_conns_max
+      && g_get_monotonic_time () - pool->lowered_us >= (gint64) regrow_s * G_USEC_PER_SEC)
+    pool->n_conns = pool->n_conns_max;
   guint want = MIN (pool->n_conns, boxes->len);
+  g_mutex_unlock (&pool->lock);
   for (guint pass = 0; pass < 2 && n < want; pass++)
     for (guint i = 0; i < MS_SYNC_POOL_CONNECTIONS_MAX && n < want; i++)
       if ((pool->conns[i].imap != NULL) == (pass == 0))
@@ -539,7 +570,7 @@ ms_sync_pool_channel_boxes (MsSyncPool *pool, GError **error)
     Conn *c = main_conn (pool);
     gboolean reused = c->imap != NULL;
     g_clear_error (&local);
-    if (!conn_connect (pool, c, &local)) {
+    if (!conn_connect (pool, c, NULL, &local)) {
       g_ptr_array_unref (out);
       g_propagate_error (error, g_steal_pointer (&local));
       return NULL;
@@ -582,7 +613,7 @@ check_share (gpointer data)
 {
   CheckShare *share = data;
   Conn *c = share->conn;
-  if (!conn_connect (share->pool, c, NULL))
+  if (!conn_connect (share->pool, c, NULL, NULL))
     return NULL;
   /* STATUS of the mailbox selected on this connection is not reliable:
    * it is closed first where the server can, else left out. */

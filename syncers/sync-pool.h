@@ -119,3 +119,6 @@ void ms_sync_pool_recheck (MsSyncPool *pool, const char *box);
 
 /* Test knob: the delay of ms_sync_pool_recheck, for every pool. */
 void ms_sync_pool_set_recheck_ms (guint ms);
+/* Test knob: how long a pool whose server refused one connection more
+ * keeps to fewer (normally ten minutes), for every pool. */
+void ms_sync_pool_set_regrow_s (guint seconds);

@@ -25,6 +25,7 @@
 #include "line-splitter.h"
 #include "mbsyncrc.h"
 #include "ms-error.h"
+#include "ms-fd.h"
 #include "sync-job.h"
 #include "sync-pool.h"
 #include "sync-state.h"
@@ -761,6 +762,9 @@ main (int argc, char **argv)
    * process: OpenSSL writes to the socket with write(2), and in --serve
    * mode stdout is a pipe to mswatch.  GLib does not do this for us. */
   signal (SIGPIPE, SIG_IGN);
+  /* Started with stderr closed, the first connection would be fd 2, and
+   * every log line a command to the server. */
+  ms_fd_fill_std (TRUE);
 
   g_autofree char *config_path = NULL;
   g_autofree char *serve_channel = NULL;
@@ -768,6 +772,7 @@ main (int argc, char **argv)
   gint die_after = -1;
   gint progress_ms = -1;
   gint recheck_ms = -1;
+  gint regrow_s = -1;
   gint pass_cmd_timeout_s = -1;
   gint first_slice = -1;
   gint commit_after_ms = -1;
@@ -782,6 +787,7 @@ main (int argc, char **argv)
     { "force", 0, 0, G_OPTION_ARG_NONE, &force, "Allow a sync that removes more than half of a mailbox", NULL },
     { "die-after", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &die_after, "Test knob: exit 99 before state-changing step N+1", "N" },
     { "progress-interval", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &progress_ms, "Test knob: report a download's progress every MS milliseconds (0: every message)", "MS" },
+    { "regrow-after", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &regrow_s, "Test knob: ask for every connection again SECONDS after the server refused one", "SECONDS" },
     { "recheck-after", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &recheck_ms, "Test knob: look at a mailbox found unchanged once more after MS milliseconds", "MS" },
     { "pass-cmd-timeout", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &pass_cmd_timeout_s, "Test knob: give PassCmd S seconds to finish", "S" },
     { "first-slice", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &first_slice, "Test knob: download a new mailbox in slices of N messages", "N" },
@@ -824,6 +830,8 @@ main (int argc, char **argv)
     ms_sync_set_progress_interval ((guint) progress_ms);
   if (recheck_ms >= 0)
     ms_sync_pool_set_recheck_ms ((guint) recheck_ms);
+  if (regrow_s >= 0)
+    ms_sync_pool_set_regrow_s ((guint) regrow_s);
   if (pass_cmd_timeout_s > 0)
     ms_channel_set_pass_cmd_timeout ((guint) pass_cmd_timeout_s);
   if (first_slice > 0)

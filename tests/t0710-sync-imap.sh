@@ -17,7 +17,7 @@
 
 dovecot_available
 
-plan 136
+plan 139
 
 if ! dovecot_setup; then
   echo "Bail out! the Dovecot fixture did not start"
@@ -350,3 +350,13 @@ is "... each is there once" "$(id_count "$far" "$p1") $(id_count "$far" "$p2") $
 sync_same "... and the sides agree" "$(sync_local "$M/box01" | grep -v -- "^$3 ")" "$far"
 is "... also the ones without a Message-ID (by Subject)" \
   "$(grep -l "^Subject: $anon1\$" "$M"/box01/*/* | wc -l) $(grep -l "^Subject: $anon2\$" "$M"/box01/*/* | wc -l)" "1 1"
+
+# --- started with stderr closed -----------------------------------------------------
+# The first descriptor it opens must not become fd 2: the Tunnel's socket
+# would get the -V log lines as commands.
+new=$(sync_add_server INBOX)
+: > "$T_DIR/client.log"
+sync_imap -V -c "$T_DIR/rc-logged" c:INBOX > "$T_DIR/nostderr.out" 2>&-
+is "with stderr closed, a -V sync exits 0" "$?" 0
+check "... and the new message arrived" test -n "$(sync_local_file "$M/INBOX" "$new")"
+check "... and no log line went to the server" sh -c '! grep -q "sync_imap" "$1"' x "$T_DIR/client.log"

@@ -18,7 +18,7 @@
 
 dovecot_available
 
-plan 92
+plan 100
 
 if ! dovecot_setup; then
   echo "Bail out! the Dovecot fixture did not start"
@@ -341,3 +341,36 @@ is "... after a progress line per message, of $n" "$(grep -cE "^p1 PROGRESS [0-9
 is "... the last one with all of them and all their bytes" \
   "$(grep '^p1 PROGRESS' "$OUT" | tail -n 1 | sed -nE 's/^p1 PROGRESS ([0-9]+)\/\1 messages, ([1-9][0-9]*)\/\2 bytes$/complete/p')" complete
 stop_serve
+
+# --- a server that takes one connection only -------------------------------------------
+# Every connection after the first is refused (the Tunnel exits 1), as a
+# server at its per-user limit does: a sync of everything with -j 4 goes on
+# over the one connection, later runs ask for no more, until --regrow-after
+# (normally ten minutes) has passed; then once more.
+sync_write_rc "$T_DIR/rc-one" \
+  "Tunnel \"echo call >> $T_DIR/one.calls; if mkdir $T_DIR/one.taken 2>/dev/null; then exec $(dovecot_preauth_cmd); fi; exit 1\"" \
+  Verbatim "$T_DIR/one"
+calls () { grep -c . "$T_DIR/one.calls"; }
+start_serve one "$T_DIR/rc-one" -j 4 --regrow-after 2
+send "o1 SYNC"
+wait_answer "one connection only: a sync of everything is answered" o1
+is "... OK" "$(answer o1 | cut -d' ' -f2)" OK
+check "... on the connection it has" file_has "$T_DIR/one.err" "syncing on 1 connection"
+over () { grep '^\* CONNECTION [0-9]* of [0-9]* ' "$OUT" | awk '$3 > $5 { bad = 1 } END { exit !bad }'; }
+check "... and no CONNECTION line counts more open than in use" sh -c '! "$@"' x over
+before=$(calls)
+send "o2 SYNC"
+wait_answer "a second sync of everything is answered" o2
+is "... without asking for another connection" "$(calls)" "$before"
+# After --regrow-after, a run with work for two connections asks again
+# (and is refused again).
+k=0
+asked_again () {
+  k=$((k + 1))
+  sync_add_server INBOX > /dev/null && sync_add_server box01 > /dev/null || return 1
+  send "r$k SYNC"
+  wait_until 30 answered "r$k" && [ "$(calls)" -gt "$before" ]
+}
+check "after --regrow-after a run asks for more connections again" wait_until 20 asked_again
+stop_serve
+is "... and exits 0 at the end of its input" "$SYNC_RC" 0
