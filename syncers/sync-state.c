@@ -658,6 +658,7 @@ struct MsSyncStateFile {
   gboolean journal_dir_unsynced; /* the journal was (maybe) created since the last sync */
   gboolean journal_had_entries;  /* a crashed run left some */
   gboolean journal_unsynced;     /* lines were written since the last sync */
+  gboolean fenced;               /* mbsync's STATE.new and STATE.journal hold it off */
   gboolean fsync;
   MsSyncState *state;
 };
@@ -810,6 +811,85 @@ cut_torn_line (const char *journal_path, const char *text, gsize len, GError **e
   return TRUE;
 }
 
+/* --- the fence -----------------------------------------------------------
+ *
+ * mbsync does not know our journal: run after a crash that left messages
+ * in it but not in STATE, it would take them for new and copy them again.
+ * So while the journal announces copies, the state carries what mbsync
+ * takes for an interrupted run of its own, STATE.new and STATE.journal,
+ * the journal holding one line (MS_SYNC_FENCE_LINE) in place of mbsync's
+ * version number.  mbsync 1.4 then refuses the mailbox, quoting that line
+ * ("incompatible journal version (got ..., expected 4)"), and syncs the
+ * others; we know the line and take the fence down at the next commit.
+ * It goes up before the first announcement of a pull or push (flag lines
+ * need none: the three-way merge converges) and is not synced to disk: a
+ * power failure may lose it, a crash does not. */
+
+static gboolean
+is_our_fence (const char *mbsync_journal)
+{
+  char buf[sizeof MS_SYNC_FENCE_LINE];
+  int fd = open (mbsync_journal, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    return FALSE;
+  ssize_t n = read (fd, buf, sizeof buf);
+  close (fd);
+  return n == (ssize_t) strlen (MS_SYNC_FENCE_LINE) && memcmp (buf, MS_SYNC_FENCE_LINE, (gsize) n) == 0;
+}
+
+static gboolean
+write_small_file (const char *path, const char *text, GError **error)
+{
+  int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0600);
+  if (fd < 0) {
+    set_errno_error (error, errno, "cannot create", path);
+    return FALSE;
+  }
+  gsize len = strlen (text);
+  ssize_t n = len > 0 ? write (fd, text, len) : 0;
+  int e = errno;
+  close (fd);
+  if (n != (ssize_t) len) {
+    set_errno_error (error, n < 0 ? e : EIO, "writing", path);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+fence_up (MsSyncStateFile *f, GError **error)
+{
+  if (f->fenced)
+    return TRUE;
+  g_autofree char *mbsync_new = g_strconcat (f->path, ".new", NULL);
+  g_autofree char *mbsync_journal = g_strconcat (f->path, ".journal", NULL);
+  /* mbsync looks at its journal only when STATE.new exists: that first,
+   * so the journal line is never found alone and taken for mbsync's. */
+  if (!write_small_file (mbsync_new, "", error) || !write_small_file (mbsync_journal, MS_SYNC_FENCE_LINE, error))
+    return FALSE;
+  f->fenced = TRUE;
+  return TRUE;
+}
+
+static gboolean
+fence_down (MsSyncStateFile *f, GError **error)
+{
+  if (!f->fenced)
+    return TRUE;
+  g_autofree char *mbsync_new = g_strconcat (f->path, ".new", NULL);
+  g_autofree char *mbsync_journal = g_strconcat (f->path, ".journal", NULL);
+  if ((unlink (mbsync_new) < 0 && errno != ENOENT)) {
+    set_errno_error (error, errno, "cannot remove", mbsync_new);
+    return FALSE;
+  }
+  if (unlink (mbsync_journal) < 0 && errno != ENOENT) {
+    set_errno_error (error, errno, "cannot remove", mbsync_journal);
+    return FALSE;
+  }
+  f->fenced = FALSE;
+  return TRUE;
+}
+
 MsSyncStateFile *
 ms_sync_state_file_open (const char *path, gboolean fsync_enabled, GPtrArray **pending, GError **error)
 {
@@ -826,7 +906,8 @@ ms_sync_state_file_open (const char *path, gboolean fsync_enabled, GPtrArray **p
 
   g_autofree char *mbsync_journal = g_strconcat (path, ".journal", NULL);
   g_autofree char *mbsync_new = g_strconcat (path, ".new", NULL);
-  if (exists (mbsync_journal) && exists (mbsync_new)) {
+  gboolean fenced = is_our_fence (mbsync_journal);
+  if (!fenced && exists (mbsync_journal) && exists (mbsync_new)) {
     close (lock_fd);
     g_set_error (error, MS_ERROR, MS_ERROR_FAILED,
                  "%s: an interrupted mbsync run left its journal; run mbsync once on this "
@@ -866,6 +947,7 @@ ms_sync_state_file_open (const char *path, gboolean fsync_enabled, GPtrArray **p
   f->lock_fd = lock_fd;
   f->journal_fd = -1;
   f->journal_had_entries = jlen > 0;
+  f->fenced = fenced;
   f->fsync = fsync_enabled;
   f->state = g_steal_pointer (&state);
   if (pending != NULL)
@@ -877,7 +959,8 @@ gboolean
 ms_sync_state_file_has_journal (MsSyncStateFile *f)
 {
   g_return_val_if_fail (f != NULL, TRUE);
-  return f->journal_fd >= 0 || f->journal_had_entries;
+  /* A fence left up by a crash is taken down by the next commit. */
+  return f->journal_fd >= 0 || f->journal_had_entries || f->fenced;
 }
 
 const char *
@@ -931,6 +1014,8 @@ journal_write (MsSyncStateFile *f, const char *line, GError **error)
 gboolean
 ms_sync_journal_pull (MsSyncStateFile *f, guint32 far_uid, guint32 near_uid, MsFlags flags, GError **error)
 {
+  if (!fence_up (f, error))
+    return FALSE;
   g_autofree char *letters = ms_flags_to_letters (flags);
   g_autofree char *line = g_strdup_printf ("< %u %u %s\n", far_uid, near_uid, *letters ? letters : "-");
   return journal_write (f, line, error);
@@ -939,6 +1024,8 @@ ms_sync_journal_pull (MsSyncStateFile *f, guint32 far_uid, guint32 near_uid, MsF
 gboolean
 ms_sync_journal_push (MsSyncStateFile *f, guint32 near_uid, guint32 uidnext, guint64 size, GError **error)
 {
+  if (!fence_up (f, error))
+    return FALSE;
   g_autofree char *line = g_strdup_printf ("> %u %u %" G_GUINT64_FORMAT "\n", near_uid, uidnext, size);
   return journal_write (f, line, error);
 }
@@ -1111,7 +1198,7 @@ ms_sync_state_file_commit (MsSyncStateFile *f, GError **error)
     return FALSE;
   }
   f->journal_had_entries = FALSE;
-  return TRUE;
+  return fence_down (f, error);
 }
 
 void

@@ -192,6 +192,11 @@ MsSyncPair *ms_sync_state_find_near (MsSyncState *state, guint32 near_uid);
 void ms_sync_state_add_pair (MsSyncState *state, guint32 far_uid, guint32 near_uid, MsFlags flags);
 void ms_sync_state_remove_pair (MsSyncState *state, guint32 far_uid, guint32 near_uid);
 
+/* The line mbsync finds in STATE.journal while our journal holds copies it
+ * must not make again (see the fence in sync-state.c); mbsync 1.4 quotes it
+ * when it refuses the mailbox. */
+#define MS_SYNC_FENCE_LINE "mswatch-ng: sync_imap was interrupted here; let sync_imap finish it\n"
+
 /* --- files ------------------------------------------------------------- */
 
 typedef struct MsSyncStateFile MsSyncStateFile;

@@ -16,7 +16,7 @@
 dovecot_available
 command -v mbsync >/dev/null 2>&1 || skip_all "mbsync not found (install isync)"
 
-plan 45
+plan 56
 
 if ! dovecot_setup; then
   echo "Bail out! the Dovecot fixture did not start"
@@ -125,6 +125,33 @@ no_cafe_on_server () { ! dovecot_doveadm mailbox list -u "$DOVECOT_USER" | grep 
 check "... creates no server folder for it" no_cafe_on_server
 check "... and syncs the other folders" test -n "$(sync_local_file "$T_DIR/instate/box02" "$far")"
 rm -rf "$T_DIR/instate/$CAFE"
+
+# A crash in the middle of a download, then mbsync: the messages already in
+# the Maildir are in sync_imap's journal, not in the state mbsync reads, so
+# mbsync must refuse that mailbox (held off by what looks to it like an
+# interrupted run of its own) instead of copying them again; sync_imap
+# finishes the sync and takes that down, and mbsync then finds nothing to do.
+B2=$T_DIR/instate/box02
+for i in 1 2 3 4; do sync_add_server box02 > /dev/null; done
+sync_run "$T_DIR/crash.log" --die-after 9 -c "$T_DIR/rc-instate" c:box02
+sync_exit_is "a sync_imap killed in the middle of a download" 99
+check "... left part of it in the Maildir" test "$(sync_count "$B2")" -gt 4
+check "... and mbsync held off" grep -qxF "mswatch-ng: sync_imap was interrupted here; let sync_imap finish it" \
+  "$B2/.mbsyncstate.journal"
+local_before=$(sync_count "$B2")
+server_before=$(dovecot_status box02 MESSAGES)
+mbsync -c "$T_DIR/rc-instate" c > "$T_DIR/crash-mbsync.log" 2>&1
+is "mbsync after the crash fails" "$?" 1
+check "... saying to let sync_imap finish" grep -qF "let sync_imap finish it" "$T_DIR/crash-mbsync.log"
+is "... and copies nothing either way" "$(sync_count "$B2") $(dovecot_status box02 MESSAGES)" "$local_before $server_before"
+sync_run "$T_DIR/crash-finish.log" -c "$T_DIR/rc-instate" c
+sync_exit_is "sync_imap then finishes it" 0
+check "... and takes the fence down" test ! -e "$B2/.mbsyncstate.new" -a ! -e "$B2/.mbsyncstate.journal"
+sync_same "... box02 agrees with the server" "$(sync_local "$B2")" "$(sync_server box02)"
+mbsync -c "$T_DIR/rc-instate" c > "$T_DIR/crash-mbsync2.log" 2>&1
+is "mbsync then exits 0" "$?" 0
+is "... and copies nothing" "$(sync_count "$B2") $(dovecot_status box02 MESSAGES)" \
+  "$(dovecot_status box02 MESSAGES) $(dovecot_status box02 MESSAGES)"
 
 adoption homestate Maildir++ "Patterns *" "Create Both"
 check "homestate: the state is in ~/.mbsync/" test -s "$HOME/.mbsync/:far:box01_:near:box01"
