@@ -161,6 +161,25 @@ setup_state (MsChannelSetup *s, const MsMbsyncConfig *config, const char *home, 
   return TRUE;
 }
 
+char *
+ms_channel_missing_message (const MsMbsyncConfig *config, const char *name)
+{
+  const MsMbsyncGroup *group = ms_mbsync_config_find_group (config, name);
+  if (group == NULL || group->members->len == 0)
+    return g_strdup_printf ("%s: no channel %s", config->filename, name);
+  /* Each channel once, in file order (a group may name one twice). */
+  g_autoptr (GPtrArray) seen = g_ptr_array_new ();
+  for (guint i = 0; i < group->members->len; i++) {
+    const MsMbsyncGroupMember *m = g_ptr_array_index (group->members, i);
+    if (!g_ptr_array_find_with_equal_func (seen, m->channel_name, g_str_equal, NULL))
+      g_ptr_array_add (seen, m->channel_name);
+  }
+  g_ptr_array_add (seen, NULL);
+  g_autofree char *members = g_strjoinv (", ", (char **) seen->pdata);
+  return g_strdup_printf ("%s: %s is a Group (of %s); give one channel, and run one per channel",
+                          config->filename, name, members);
+}
+
 MsMbsyncConfig *
 ms_channel_load_config (const char *path, GError **error)
 {

@@ -55,6 +55,11 @@ typedef struct {
  * NULL) and prints its warnings on stderr. (transfer full) */
 MsMbsyncConfig *ms_channel_load_config (const char *path, GError **error);
 
+/* Why `name` is no channel of `config`, for a message: "FILE: no channel
+ * NAME", or, when a Group is so named, which channels it holds (sync_imap
+ * --serve and watch_imap take one channel).  (transfer full) */
+char *ms_channel_missing_message (const MsMbsyncConfig *config, const char *name);
+
 MsChannelSetup *ms_channel_setup_new (const MsMbsyncConfig *config, const MsMbsyncChannel *channel,
                                       const char *home, GError **error);
 void ms_channel_setup_free (MsChannelSetup *setup);

@@ -533,6 +533,12 @@ ms_imap_client_is_broken (const MsImapClient *c)
   return c->broken;
 }
 
+gboolean
+ms_imap_client_peer_gone (MsImapClient *c)
+{
+  return ms_transport_peer_gone (c->transport);
+}
+
 void
 ms_imap_client_free (MsImapClient *c)
 {

@@ -49,6 +49,10 @@ MsImapClient *ms_imap_client_connect (const MsImapClientOptions *options, GError
  * answered NO or BAD leaves it usable. */
 gboolean ms_imap_client_is_broken (const MsImapClient *c);
 
+/* Whether the server has closed the connection, seen without reading: a
+ * connection idle between syncs is not read from. */
+gboolean ms_imap_client_peer_gone (MsImapClient *c);
+
 void ms_imap_client_free (MsImapClient *client);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsImapClient, ms_imap_client_free)
 

@@ -117,6 +117,13 @@ gint64 ms_sync_pool_settled_at (MsSyncPool *pool, GPtrArray *boxes);
  * unless something is already due for it. */
 void ms_sync_pool_recheck (MsSyncPool *pool, const char *box);
 
+/* Closes the connections whose server has hung up (a restart, an idle
+ * timeout), seen without reading, so that what ms_sync_pool_describe says
+ * is true while no sync runs.  Only between runs.  Returns how many. */
+guint ms_sync_pool_drop_gone (MsSyncPool *pool);
+/* How many connections are open. */
+guint ms_sync_pool_open (MsSyncPool *pool);
+
 /* Test knob: the delay of ms_sync_pool_recheck, for every pool. */
 void ms_sync_pool_set_recheck_ms (guint ms);
 /* Test knob: how long a pool whose server refused one connection more

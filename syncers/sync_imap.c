@@ -290,6 +290,10 @@ report_connection (Server *srv)
  * a mailbox that is never left alone gets its journal emptied (it must
  * stay far below MS_SYNC_JOURNAL_MAX_BYTES, which an open refuses). */
 #define SERVE_COMMIT_MAX_DELAY_MS 5000
+/* While idle, the connections are looked at this often for a server that
+ * hung up, so that the CONNECTION line (and mswatch --status) says so
+ * within a second or two rather than at the next sync. */
+#define SERVE_LINK_CHECK_MS 1000
 static guint commit_idle_ms = SERVE_COMMIT_IDLE_MS;
 
 /* When the shelved states are due for their commit (monotonic): after
@@ -528,7 +532,10 @@ serve_thread (gpointer data)
           continue;
         }
         next_due_us = MIN (next_due_us, commit_due);
+        ms_sync_pool_drop_gone (srv->pool);
         report_connection (srv);
+        if (ms_sync_pool_open (srv->pool) > 0)
+          next_due_us = MIN (next_due_us, g_get_monotonic_time () + (gint64) SERVE_LINK_CHECK_MS * 1000);
         if (next_due_us == G_MAXINT64)
           r = g_async_queue_pop (srv->queue);
         else
@@ -675,7 +682,8 @@ serve (Syncer *s, const char *channel_name)
   const MsMbsyncChannel *channel = ms_mbsync_config_find_channel (s->config, channel_name);
   g_autoptr (GError) error = NULL;
   if (channel == NULL) {
-    g_printerr ("sync_imap: %s: no channel %s\n", s->config->filename, channel_name);
+    g_autofree char *why = ms_channel_missing_message (s->config, channel_name);
+    g_printerr ("sync_imap: %s\n", why);
     return 1;
   }
   if (!syncer_use_channel (s, channel, &error)) {

@@ -287,3 +287,14 @@ ms_transport_free (MsTransport *t)
   g_free (t->ciphers);
   g_free (t);
 }
+
+gboolean
+ms_transport_peer_gone (MsTransport *t)
+{
+  struct pollfd p = { .fd = t->fd, .events = POLLIN | POLLRDHUP };
+  int n;
+  do
+    n = poll (&p, 1, 0);
+  while (n < 0 && errno == EINTR);
+  return n > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
+}

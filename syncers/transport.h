@@ -53,6 +53,9 @@ gssize ms_transport_read (MsTransport *t, void *buf, gsize len, GError **error);
 /* Like ms_transport_read, but waits at most timeout_ms (-1: the transport's
  * timeout); returns -2 (no error set) when nothing arrived in time. */
 gssize ms_transport_read_wait (MsTransport *t, void *buf, gsize len, gint timeout_ms, GError **error);
+/* Whether the peer has closed the connection (or it failed), without
+ * reading or waiting: for a connection left idle between uses. */
+gboolean ms_transport_peer_gone (MsTransport *t);
 gboolean ms_transport_write (MsTransport *t, const void *buf, gsize len, GError **error);
 /* Sends what writes kept back now, for a caller that works on something
  * else (a disk sync) before it reads the reply. */

@@ -21,7 +21,7 @@ WI=$top_builddir/watch_imap
 [ -x "$WI" ] || skip_all "watch_imap is not built"
 dovecot_available
 
-plan 101
+plan 102
 
 LC_ALL=C
 export LC_ALL
@@ -178,6 +178,10 @@ once err1 -c "$T_DIR/rc-pp" nope
 is "unknown channel: exit 1" "$RC" 1
 is "... says so" "$ERR" "watch_imap: $T_DIR/rc-pp: no channel nope"
 is "... and prints no start line" "$OUT" ""
+{ cat "$T_DIR/rc-pp"; printf '\nGroup all\nChannel c\n'; } > "$T_DIR/rc-group"
+once errg -c "$T_DIR/rc-group" all
+is "a Group's name: exit 1, naming its channels" "$RC $ERR" \
+  "1 watch_imap: $T_DIR/rc-group: all is a Group (of c); give one channel, and run one per channel"
 once err2 -c "$T_DIR/rc-pp" --max-idle 99 c
 is "--max-idle 99: exit 1" "$RC" 1
 check "... names the limit" file_has "$T_DIR/err2.err" "--max-idle must be at most 8"

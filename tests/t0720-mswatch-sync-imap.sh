@@ -12,7 +12,7 @@
 dovecot_available
 . "$top_srcdir/tests/helpers/sync-lib.sh"
 
-plan 17
+plan 18
 
 dovecot_setup || { echo "Bail out! the Dovecot fixture did not start"; exit 1; }
 dovecot_seed "INBOX lists" 10 > /dev/null || { echo "Bail out! seeding failed"; exit 1; }
@@ -103,6 +103,9 @@ check "... and so does the status report" wait_until 10 connection_open
 # The server goes away; a wake-up restarts the syncer, whose sync of all
 # mailboxes then cannot connect.
 dovecot_stop
+# Idle, the syncer sees its connections closed without a sync.
+connection_closed () { status_connection | grep -qE '^0 of 4 connections open to 127\.0\.0\.1 \(since '; }
+check "with the server gone, the idle syncer's connections show closed" wait_until 10 connection_closed
 kill -USR2 "$MSWATCH"
 connection_down () { status_connection | grep -qE '^down: .* \([0-9]+ failed attempts? in a row\) \(since '; }
 check "with the server gone: down, with the reason" wait_until 30 connection_down

@@ -825,7 +825,8 @@ main (int argc, char **argv)
   }
   const MsMbsyncChannel *channel = ms_mbsync_config_find_channel (config, args[0]);
   if (channel == NULL) {
-    g_printerr ("watch_imap: %s: no channel %s\n", config->filename, args[0]);
+    g_autofree char *why = ms_channel_missing_message (config, args[0]);
+    g_printerr ("watch_imap: %s\n", why);
     return 1;
   }
   g_autoptr (MsChannelSetup) setup = ms_channel_setup_new (config, channel, g_get_home_dir (), &error);
