@@ -873,6 +873,7 @@ ms_dispatch_status_report (MsDispatch *d, gboolean json)
   s.pending[1] = pending1;
   next_sync (d, &s);
   s.next_poll_at = d->poll_due >= 0 ? wall_of (d->poll_due) : 0;
+  s.polling = d->config->poll_period > 0;
 
   if (d->timer.err) {
     s.change_failures = d->timer.nfail;

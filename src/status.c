@@ -228,6 +228,8 @@ ms_status_format_text (const MsStatus *s)
   g_string_append (out, "Next poll:");
   if (s->next_poll_at > 0)
     append_at (out, s->next_poll_at, s->now);
+  else if (s->polling)
+    g_string_append (out, " poll_period after the next sync of all mailboxes");
   else
     g_string_append (out, " off");
   g_string_append_c (out, '\n');
@@ -516,6 +518,8 @@ ms_status_format_json (const MsStatus *s)
     ms_json_end_object (j);
   }
   json_time (j, "next_poll", s->next_poll_at);
+  ms_json_key (j, "polling");
+  ms_json_bool (j, s->polling);
 
   ms_json_key (j, "backoff");
   ms_json_begin_object (j);

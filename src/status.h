@@ -86,7 +86,9 @@ typedef struct {
   const char *next_sync;    /* what syncs next: "inbox", "all" or "changes"; NULL: nothing */
   gint64 next_sync_at;      /* when; 0 when it waits for `waiting_for` */
   const char *waiting_for;  /* NULL, "sync" (the running one), "watchers" or "syncer" */
-  gint64 next_poll_at;      /* 0: polling is off */
+  gint64 next_poll_at;      /* 0: none scheduled */
+  gboolean polling;         /* poll_period is not 0: with next_poll_at 0, the
+                             * first poll is set by the next sync of all */
 
   guint change_failures;    /* failed change syncs in a row */
   gint64 change_delay;      /* the retry delay they have reached, seconds */

@@ -201,6 +201,12 @@ test_text_quiet (void)
     "Wake-up: none\n",
     t0, t_poll);
   g_assert_cmpstr (got, ==, want);
+
+  /* Polling on, but no sync of all mailboxes yet to count from. */
+  s.next_poll_at = 0;
+  s.polling = TRUE;
+  g_autofree char *first = ms_status_format_text (&s);
+  g_assert_nonnull (strstr (first, "\nNext poll: poll_period after the next sync of all mailboxes\n"));
 }
 
 static void
@@ -235,7 +241,7 @@ test_json (void)
     "\"bytes_done\":500,\"bytes_total\":2000}]}]},"
     "\"sync\":{\"kind\":\"changes\",\"started\":%d,\"mailboxes\":[\"INBOX\",\"Sent\"]},"
     "\"pending\":[{\"store\":\"local\",\"mailboxes\":[\"a b\",\"x\"]},{\"store\":\"server\",\"mailboxes\":[]}],"
-    "\"next_sync\":{\"kind\":\"changes\",\"at\":%d,\"waiting_for\":null},\"next_poll\":null,"
+    "\"next_sync\":{\"kind\":\"changes\",\"at\":%d,\"waiting_for\":null},\"next_poll\":null,\"polling\":false,"
     "\"backoff\":{\"changes\":{\"failures\":3,\"delay\":8},\"all_mailboxes\":{\"failures\":0,\"retry_at\":null}},"
     "\"mailboxes\":[{\"mailbox\":\"INBOX\",\"time\":%d,\"result\":\"ok\",\"reason\":null},"
     "{\"mailbox\":\"Spam\",\"time\":%d,\"result\":\"failed\",\"reason\":\"mailbox \\\"Spam\\\" does not exist\"},"
