@@ -76,7 +76,10 @@
  * mbsync's own journal (STATE.journal) together with STATE.new means an
  * interrupted mbsync run: opening refuses then, because mbsync must replay
  * it (we would copy again what it already copied).  Without STATE.new mbsync
- * itself ignores that journal, and so do we.
+ * itself ignores that journal, and so do we.  The other way round, while
+ * our journal announces copies, STATE.new and a STATE.journal holding
+ * MS_SYNC_FENCE_LINE (the fence, see sync-state.c) make mbsync refuse the
+ * mailbox; opening knows that line, and the next commit takes them down.
  *
  * A lock (fcntl on STATE.lock, non-blocking; the file mbsync locks too)
  * keeps two runs off one pair, mbsync included.  It is an open file
