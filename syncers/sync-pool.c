@@ -20,7 +20,11 @@ struct MsSyncPool {
   gint64 lowered_us; /* monotonic: when n_conns was last lowered */
   Conn conns[MS_SYNC_POOL_CONNECTIONS_MAX];
 
-  GMutex lock; /* guards what follows, and the setup's secret */
+  /* Guards the setup's secret.  Not `lock`: PassCmd runs under it and may
+   * take up to MS_CHANNEL_PASS_CMD_TIMEOUT_S (a pinentry prompt), and the
+   * workers that finished a sync meanwhile must not wait for it to report. */
+  GMutex secret_lock;
+  GMutex lock; /* guards what follows */
   GHashTable *fingerprints; /* box -> MsSyncFingerprint* */
   GHashTable *verify;       /* box -> Verify* */
   GHashTable *affinity;     /* box -> index + 1 of the connection that last opened it */
@@ -67,6 +71,7 @@ ms_sync_pool_new (MsChannelSetup *setup, guint connections, gboolean force)
   pool->force = force;
   pool->n_conns = pool->n_conns_max = CLAMP (connections, 1, MS_SYNC_POOL_CONNECTIONS_MAX);
   g_mutex_init (&pool->lock);
+  g_mutex_init (&pool->secret_lock);
   pool->fingerprints = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   pool->verify = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   pool->affinity = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
@@ -87,6 +92,7 @@ ms_sync_pool_free (MsSyncPool *pool)
   g_hash_table_unref (pool->affinity);
   g_clear_error (&pool->connect_error);
   g_mutex_clear (&pool->lock);
+  g_mutex_clear (&pool->secret_lock);
   g_free (pool);
 }
 
@@ -158,10 +164,12 @@ conn_connect (MsSyncPool *pool, Conn *c, gboolean *waiting, GError **error)
     g_mutex_unlock (&pool->lock);
     return FALSE;
   }
+  g_mutex_unlock (&pool->lock);
   g_autoptr (GError) local = NULL;
   MsImapClient *imap = NULL;
   /* A secret PassCmd printed a while ago may have expired (an OAuth token
    * lives an hour): when the server refuses it, PassCmd runs once more. */
+  g_mutex_lock (&pool->secret_lock);
   gboolean cached = pool->setup->secret != NULL;
   for (int attempt = 0; attempt < 2 && imap == NULL; attempt++) {
     g_clear_error (&local);
@@ -170,12 +178,12 @@ conn_connect (MsSyncPool *pool, Conn *c, gboolean *waiting, GError **error)
     /* A copy: another worker may forget the setup's while this one logs in. */
     char *secret = ok ? g_strdup (pool->setup->imap.secret) : NULL;
     options.secret = secret;
-    g_mutex_unlock (&pool->lock);
+    g_mutex_unlock (&pool->secret_lock);
     imap = ok ? ms_imap_client_connect (&options, &local) : NULL;
     if (secret != NULL)
       explicit_bzero (secret, strlen (secret));
     g_free (secret);
-    g_mutex_lock (&pool->lock);
+    g_mutex_lock (&pool->secret_lock);
     if (imap != NULL || !g_error_matches (local, MS_ERROR, MS_ERROR_AUTH) || !cached
         || !ms_channel_setup_forget_secret (pool->setup))
       break;
@@ -183,7 +191,9 @@ conn_connect (MsSyncPool *pool, Conn *c, gboolean *waiting, GError **error)
     g_message ("%s: the server refused the secret PassCmd printed earlier; running PassCmd again",
                pool->setup->channel->name);
   }
+  g_mutex_unlock (&pool->secret_lock);
 
+  g_mutex_lock (&pool->lock);
   g_atomic_pointer_set (&c->imap, imap); /* see conn_drop */
   if (c->imap != NULL) {
     pool->connect_failures = 0;
