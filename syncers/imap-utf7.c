@@ -245,3 +245,10 @@ ms_imap_utf7_decode (const char *mutf7, gssize len, GError **error)
   }
   return g_string_free (g_steal_pointer (&out), FALSE);
 }
+
+gboolean
+ms_imap_utf7_is_valid (const char *s)
+{
+  g_autofree char *decoded = ms_imap_utf7_decode (s, -1, NULL);
+  return decoded != NULL;
+}

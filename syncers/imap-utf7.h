@@ -42,3 +42,7 @@ char *ms_imap_utf7_encode (const char *utf8, gssize len, GError **error);
 /* Decodes `len` bytes of modified UTF-7 (len < 0: NUL-terminated) to UTF-8.
  * Fails on any input that is not the one canonical encoding of a name. */
 char *ms_imap_utf7_decode (const char *mutf7, gssize len, GError **error);
+
+/* Whether NUL-terminated `s` is the canonical modified UTF-7 of a name,
+ * i.e. ms_imap_utf7_decode() takes it. */
+gboolean ms_imap_utf7_is_valid (const char *s);

@@ -65,18 +65,6 @@ flags_to_imap (MsFlags f)
 
 /* --- names ------------------------------------------------------------------ */
 
-/* Whether `name` is a server name as IMAP wants it: 7-bit and the one
- * canonical modified UTF-7 form of what it stands for. */
-static gboolean
-is_imap_name (const char *name)
-{
-  for (const char *p = name; *p; p++)
-    if ((guchar) *p >= 0x80)
-      return FALSE;
-  g_autofree char *decoded = ms_imap_utf7_decode (name, -1, NULL);
-  return decoded != NULL;
-}
-
 char *
 ms_sync_far_name (const MsSyncContext *ctx, char delim, const char *box, GError **error)
 {
@@ -94,7 +82,7 @@ ms_sync_far_name (const MsSyncContext *ctx, char delim, const char *box, GError 
     g_strdelimit (local, "/", delim);
   }
   g_autofree char *full = g_strconcat (ctx->far_prefix ? ctx->far_prefix : "", local, NULL);
-  if (!is_imap_name (full)) {
+  if (!ms_imap_utf7_is_valid (full)) {
     /* mbsync 1.4 keeps server names as they are, so a Maildir folder it
      * made for a server folder with accents is named in modified UTF-7;
      * a folder named in UTF-8 has no server folder it could stand for. */
@@ -2256,6 +2244,13 @@ box_cmp (gconstpointer a, gconstpointer b)
   return strcmp (x, y);
 }
 
+char *
+ms_sync_list_pattern (const char *far_prefix)
+{
+  g_autofree char *with_star = g_strconcat (far_prefix ? far_prefix : "", "*", NULL);
+  return ms_imap_quote (with_star);
+}
+
 GPtrArray *
 ms_sync_list_boxes (MsSyncContext *ctx, GError **error)
 {
@@ -2263,11 +2258,7 @@ ms_sync_list_boxes (MsSyncContext *ctx, GError **error)
   if (error && *error)
     return NULL;
   BoxList bl = { ctx, delim, g_ptr_array_new_with_free_func (g_free) };
-  g_autofree char *pattern = NULL;
-  {
-    g_autofree char *with_star = g_strconcat (ctx->far_prefix ? ctx->far_prefix : "", "*", NULL);
-    pattern = ms_imap_quote (with_star);
-  }
+  g_autofree char *pattern = ms_sync_list_pattern (ctx->far_prefix);
   g_autoptr (MsImapResponse) r = ms_imap_client_run (ctx->imap, on_list, &bl, error, "LIST \"\" %s", pattern);
   g_autoptr (MsImapResponse) ri = r ? ms_imap_client_run (ctx->imap, on_list, &bl, error, "LIST \"\" INBOX") : NULL;
   if (ri == NULL) {

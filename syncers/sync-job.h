@@ -106,6 +106,10 @@ char *ms_sync_far_name (const MsSyncContext *ctx, char delim, const char *box, G
  * name is for ms_maildir_folder_path() to say. (transfer full) */
 char *ms_sync_box_from_far (const MsSyncContext *ctx, char delim, const char *far_name, GError **error);
 
+/* The LIST pattern for every mailbox below the store's Path prefix
+ * (`far_prefix`, may be NULL), quoted. (transfer full) */
+char *ms_sync_list_pattern (const char *far_prefix);
+
 /* Lists the canonical names on both sides (sorted, deduplicated). */
 GPtrArray *ms_sync_list_boxes (MsSyncContext *ctx, GError **error);
 

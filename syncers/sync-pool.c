@@ -213,23 +213,14 @@ conn_connect (MsSyncPool *pool, Conn *c, gboolean *waiting, GError **error)
 }
 
 guint
-ms_sync_pool_open (MsSyncPool *pool)
-{
-  return open_conns (pool);
-}
-
-guint
 ms_sync_pool_drop_gone (MsSyncPool *pool)
 {
-  guint n = 0;
   for (guint i = 0; i < MS_SYNC_POOL_CONNECTIONS_MAX; i++) {
     Conn *c = &pool->conns[i];
-    if (c->imap != NULL && ms_imap_client_peer_gone (c->imap)) {
+    if (c->imap != NULL && ms_imap_client_peer_gone (c->imap))
       conn_drop (c);
-      n++;
-    }
   }
-  return n;
+  return open_conns (pool);
 }
 
 char *

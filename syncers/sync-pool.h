@@ -119,10 +119,9 @@ void ms_sync_pool_recheck (MsSyncPool *pool, const char *box);
 
 /* Closes the connections whose server has hung up (a restart, an idle
  * timeout), seen without reading, so that what ms_sync_pool_describe says
- * is true while no sync runs.  Only between runs.  Returns how many. */
+ * is true while no sync runs.  Only between runs.  Returns how many are
+ * still open. */
 guint ms_sync_pool_drop_gone (MsSyncPool *pool);
-/* How many connections are open. */
-guint ms_sync_pool_open (MsSyncPool *pool);
 
 /* Test knob: the delay of ms_sync_pool_recheck, for every pool. */
 void ms_sync_pool_set_recheck_ms (guint ms);

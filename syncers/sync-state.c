@@ -837,28 +837,11 @@ is_our_fence (const char *mbsync_journal)
   return n == (ssize_t) strlen (MS_SYNC_FENCE_LINE) && memcmp (buf, MS_SYNC_FENCE_LINE, (gsize) n) == 0;
 }
 
-static gboolean
-write_small_file (const char *path, const char *text, GError **error)
-{
-  int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0600);
-  if (fd < 0) {
-    set_errno_error (error, errno, "cannot create", path);
-    return FALSE;
-  }
-  gsize len = strlen (text);
-  ssize_t n = len > 0 ? write (fd, text, len) : 0;
-  int e = errno;
-  close (fd);
-  if (n != (ssize_t) len) {
-    set_errno_error (error, n < 0 ? e : EIO, "writing", path);
-    return FALSE;
-  }
-  return TRUE;
-}
-
 /* The fence's two files: where mbsync looks, and where they wait between
  * uses.  Moved, not created and deleted, each time: a rename allocates no
  * inode, and four cost a fifteenth of two creates and two unlinks. */
+static gboolean rewrite_file (const char *path, const char *text, GError **error);
+
 static const char *const FENCE_LIVE[] = { ".new", ".journal" };
 static const char *const FENCE_PARKED[] = { ".fence-new-ng", ".fence-journal-ng" };
 static const char *const FENCE_TEXT[] = { "", MS_SYNC_FENCE_LINE };
@@ -879,7 +862,7 @@ fence_up (MsSyncStateFile *f, GError **error)
       set_errno_error (error, errno, "cannot rename", parked);
       return FALSE;
     }
-    if (!write_small_file (live, FENCE_TEXT[i], error))
+    if (!rewrite_file (live, FENCE_TEXT[i], error))
       return FALSE;
   }
   f->fenced = TRUE;

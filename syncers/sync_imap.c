@@ -532,9 +532,9 @@ serve_thread (gpointer data)
           continue;
         }
         next_due_us = MIN (next_due_us, commit_due);
-        ms_sync_pool_drop_gone (srv->pool);
+        guint open = ms_sync_pool_drop_gone (srv->pool);
         report_connection (srv);
-        if (ms_sync_pool_open (srv->pool) > 0)
+        if (open > 0)
           next_due_us = MIN (next_due_us, g_get_monotonic_time () + (gint64) SERVE_LINK_CHECK_MS * 1000);
         if (next_due_us == G_MAXINT64)
           r = g_async_queue_pop (srv->queue);

@@ -142,8 +142,7 @@ ms_imap_watch_map_far (const MsChannelSetup *setup, char delim, const char *far_
    * name that is not modified UTF-7 but is UTF-8 is encoded first.  Only
    * Dovecot's UTF-8 names that happen to be valid modified UTF-7
    * ("a&AOk-" for a folder so named) are misread, as one more folder. */
-  g_autofree char *decoded = ms_imap_utf7_decode (far_name, -1, NULL);
-  g_autofree char *encoded = decoded == NULL && g_utf8_validate (far_name, -1, NULL)
+  g_autofree char *encoded = !ms_imap_utf7_is_valid (far_name) && g_utf8_validate (far_name, -1, NULL)
                                ? ms_imap_utf7_encode (far_name, -1, NULL)
                                : NULL;
   g_autofree char *box = ms_sync_box_from_far (&ctx, delim, encoded != NULL ? encoded : far_name, NULL);

@@ -525,8 +525,7 @@ conn_list (Conn *c, GError **error)
     g_ptr_array_add (boxes, g_strdup (c->setup->single_box));
     return g_steal_pointer (&boxes);
   }
-  g_autofree char *with_star = g_strconcat (c->setup->far_prefix ? c->setup->far_prefix : "", "*", NULL);
-  g_autofree char *pattern = ms_imap_quote (with_star);
+  g_autofree char *pattern = ms_sync_list_pattern (c->setup->far_prefix);
   c->listing = boxes;
   gboolean ok = conn_run (c, error, "LIST \"\" %s", pattern) && conn_run (c, error, "LIST \"\" INBOX");
   c->listing = NULL;
